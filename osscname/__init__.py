@@ -1,0 +1,1 @@
+"""osscname: one bindings file for custom domains on object-storage buckets."""

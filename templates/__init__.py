@@ -1,0 +1,1 @@
+"""Rendering templates (Jinja2) for the generators; data only."""
