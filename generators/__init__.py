@@ -1,0 +1,1 @@
+"""Config generators: one module per target, all built on :mod:`osscname.generators.base`."""

@@ -1,0 +1,218 @@
+"""What every generator shares: the command line, refusals, the guarded Jinja environment, output.
+
+A target module supplies two functions and nothing else about I/O:
+
+* ``refusal(binding, args) -> str | None``: why this target cannot do what the middleware does for
+  that binding (the message says what to change), or ``None``;
+* ``render(bindings, kept, args) -> str | dict[str, str]``: the artifact for the bindings it keeps
+  (a ``dict`` is one file per key, written into the ``-o`` folder).
+
+:func:`run` does the rest the same way for every target: load (``FILE:LINE:COL`` problems, exit 2),
+refuse by name (exit 2, or ``--skip-unsupported`` to generate the rest and list what was left out),
+then stdout, ``-o`` (atomic: a temporary file in the same folder, then rename, so a failure leaves the
+old file byte-identical) or ``--check`` (exit 1 with a short diff when the file has drifted).
+
+Templates only lay out text. The environment's ``finalize`` refuses any value carrying a character of
+:data:`osscname.model.UNSAFE`, so even a value that bypassed the loader cannot inject a directive; the
+``json`` filter checks every string of a structure the same way before encoding it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Sequence, Union
+
+import jinja2
+from markupsafe import Markup
+
+from osscname.loader import BindingError, load_bindings
+from osscname.model import UNSAFE, Binding, BindingSet
+
+__all__ = ["Target", "UnsafeValue", "environment", "make_parser", "run", "guard", "parse_upstream"]
+
+Output = Union[str, dict[str, str]]
+EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class Target:
+    """One artifact: which bindings it refuses, and how it lays out the rest."""
+
+    refusal: Callable[[Binding, argparse.Namespace], str | None]
+    render: Callable[[BindingSet, list[Binding], argparse.Namespace], Output]
+
+
+class UnsafeValue(ValueError):
+    """A value about to be written into a generated file carries a character that could escape it."""
+
+
+def guard(value: Any) -> Any:
+    """Jinja ``finalize``: pass numbers and safe strings; refuse anything else."""
+    if isinstance(value, Markup) or value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, str):
+        bad = UNSAFE.search(value)
+        if bad:
+            raise UnsafeValue(f"refusing to write {value!r}: it contains {bad.group()!r}")
+        return value
+    raise UnsafeValue(f"refusing to write a {type(value).__name__} into a template: decide its text in Python")
+
+
+def _check_tree(value: Any) -> None:
+    if isinstance(value, str):
+        guard(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_tree(key)
+            _check_tree(item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_tree(item)
+
+
+def _json_filter(value: Any, indent: int | None = None) -> Markup:
+    """Encode a structure as JSON (also a valid JavaScript literal) after guarding every string."""
+    _check_tree(value)
+    return Markup(json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=False))
+
+
+def environment() -> jinja2.Environment:
+    """The one Jinja environment: strict undefined, guarded output, templates from the package."""
+    folder = resources.files("osscname.templates")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        undefined=jinja2.StrictUndefined,
+        finalize=guard,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["json"] = _json_filter
+    return env
+
+
+def parse_upstream(text: str) -> tuple[str, str]:
+    """``BUCKETHOST=ADDR:PORT`` → (bucket host, address); the override the middleware takes too."""
+    host, sep, address = text.partition("=")
+    name, colon, port = address.rpartition(":")
+    if not sep or not host or not colon or not name or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected BUCKETHOST=ADDR:PORT, got {text!r}")
+    for part in (host, address):
+        if UNSAFE.search(part):
+            raise argparse.ArgumentTypeError(f"{part!r} contains a character that cannot go into a config")
+    return host.lower(), address
+
+
+def make_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser with the arguments every generator takes; the target adds its own."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("file", metavar="FILE", help="bindings YAML file")
+    out = parser.add_mutually_exclusive_group()
+    out.add_argument("-o", "--output", metavar="PATH", help="write atomically to PATH instead of stdout")
+    out.add_argument("--check", metavar="PATH", help="exit 1 with a short diff if PATH differs from what would be generated")
+    parser.add_argument("--skip-unsupported", action="store_true",
+                        help="generate the bindings this target can express and list the others on stderr")  # fmt: skip
+    return parser
+
+
+def run(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespace], Target], argv: Sequence[str] | None = None) -> int:
+    """Parse, load, refuse, render, emit. Returns the exit status (0 ok, 1 drift, 2 error)."""
+    args = parser.parse_args(argv)
+    try:
+        bindings = load_bindings(Path(args.file))
+    except BindingError as error:
+        print(error, file=sys.stderr)
+        return EXIT_ERROR
+    target = plan(args)
+    kept: list[Binding] = []
+    refused: list[str] = []
+    for binding in bindings:
+        reason = target.refusal(binding, args)
+        if reason is None:
+            kept.append(binding)
+        else:
+            refused.append(f"{bindings.where(binding)}: {binding.domain}: {reason}")
+    if refused:
+        if not args.skip_unsupported:
+            for line in refused:
+                print(f"{parser.prog}: error: {line}", file=sys.stderr)
+            print(f"{parser.prog}: {len(refused)} binding(s) cannot be expressed; change them, or pass --skip-unsupported to generate the rest", file=sys.stderr)
+            return EXIT_ERROR
+        for line in refused:
+            print(f"{parser.prog}: skipped {line}", file=sys.stderr)
+    try:
+        output = target.render(bindings, kept, args)
+    except (UnsafeValue, jinja2.TemplateError) as error:
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.check:
+        return _check(parser.prog, args.check, output)
+    if args.output:
+        try:
+            _write(args.output, output)
+        except OSError as error:
+            print(f"{parser.prog}: error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_ERROR
+        return EXIT_OK
+    sys.stdout.write(output if isinstance(output, str) else "".join(output[name] for name in sorted(output)))
+    return EXIT_OK
+
+
+def _write(path: str, output: Output) -> None:
+    if isinstance(output, str):
+        _write_atomic(path, output)
+        return
+    os.makedirs(path, exist_ok=True)
+    for name in sorted(output):
+        _write_atomic(os.path.join(path, name), output[name])
+
+
+def _write_atomic(path: str, text: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".osscname-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
+        except FileNotFoundError:
+            os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _check(prog: str, path: str, output: Output) -> int:
+    expected = {os.path.basename(path): output} if isinstance(output, str) else output
+    drift: list[str] = []
+    for name, text in sorted(expected.items()):
+        target = path if isinstance(output, str) else os.path.join(path, name)
+        try:
+            with open(target, encoding="utf-8") as handle:
+                current = handle.read()
+        except OSError as error:
+            print(f"{prog}: {target}: {error.strerror or error}", file=sys.stderr)
+            return EXIT_DRIFT
+        if current != text:
+            diff = difflib.unified_diff(current.splitlines(True), text.splitlines(True), target, "generated")
+            drift.extend(list(diff)[:40])
+    if drift:
+        sys.stderr.writelines(line if line.endswith("\n") else line + "\n" for line in drift)
+        print(f"{prog}: {path} differs from what would be generated", file=sys.stderr)
+        return EXIT_DRIFT
+    return EXIT_OK

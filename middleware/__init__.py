@@ -1,0 +1,1 @@
+"""WSGI middleware (being written)."""

@@ -1,0 +1,557 @@
+"""Bindings file → :class:`~osscname.model.BindingSet`, or every problem at once.
+
+The file is composed (not constructed) with libyaml when available, so every value keeps the line
+and column it came from, and a 100k-binding file still loads in about a second:
+
+* the cyclic garbage collector is paused while the node tree exists (it would rescan millions of
+  young node objects for nothing: nothing here makes cycles);
+* the implicit-tag resolver is short-cut for plain scalars that cannot be a bool, null or number
+  (PyYAML runs a regex list per scalar otherwise);
+* values that repeat (regions, buckets, modes) are validated once and memoised.
+
+Problems are collected, never raised one by one: :class:`BindingError` carries them all, sorted, each
+as ``FILE:LINE:COL: message``. Defaults fill fields a binding leaves out and never cause an error on
+their own beside a binding that does not use them (a default ``region`` is simply ignored by a binding
+with an ``endpoint``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import gc
+import ipaddress
+import os
+import re
+from typing import Any, Callable, NamedTuple
+from urllib.parse import urlsplit
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .hosts import DomainError, parse_domain
+from .model import UNSAFE, Binding, BindingSet, is_mainland_china
+
+__all__ = ["BindingError", "Problem", "load_bindings", "REGIONS", "FIELDS"]
+
+#: OSS region ids (rclone's Alibaba provider list, completed from the OSS endpoint table).
+REGIONS = (
+    "cn-hangzhou", "cn-shanghai", "cn-nanjing", "cn-fuzhou", "cn-wuhan-lr", "cn-qingdao", "cn-beijing",
+    "cn-zhangjiakou", "cn-huhehaote", "cn-wulanchabu", "cn-shenzhen", "cn-heyuan", "cn-guangzhou",
+    "cn-chengdu", "cn-hongkong", "us-west-1", "us-east-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-5", "ap-southeast-6",
+    "ap-southeast-7", "ap-south-1", "eu-central-1", "eu-west-1", "me-east-1", "me-central-1",
+)  # fmt: skip
+
+MODES = ("redirect", "rewrite")
+STATUSES = (301, 302, 307, 308)
+SCHEMES = ("http", "https")
+SUBDIRS = ("redirect", "not_found", "serve")
+UPSTREAM_HOSTS = ("bucket", "domain")
+ENDPOINT_TYPES = ("public", "internal", "accelerate", "accelerate_overseas")
+TOP_LEVEL = ("version", "zones", "defaults", "bindings")
+HTTPS_FIELDS = ("force", "hsts")
+#: Most domains OSS binds to one bucket.
+MAX_DOMAINS_PER_BUCKET = 100
+
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+_ICP = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]ICP(?:备[0-9]{4,12}号(?:-[0-9]{1,4})?|证[0-9]{4,12}号)")
+_STR, _INT, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+
+
+class Problem(NamedTuple):
+    line: int
+    column: int
+    message: str
+
+
+class BindingError(ValueError):
+    """The bindings file is not valid. ``problems`` lists every mistake; ``str()`` prints them."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source = source
+        self.problems = sorted(problems)
+        super().__init__("\n".join(self.lines()))
+
+    def lines(self) -> list[str]:
+        return [
+            f"{self.source}:{p.line}:{p.column}: {p.message}" if p.line else f"{self.source}: {p.message}"
+            for p in self.problems
+        ]
+
+
+class _Invalid(Exception):
+    """A value is wrong; raised by a field check, turned into a Problem at the value's node."""
+
+
+# --- YAML --------------------------------------------------------------------------------------
+
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# First characters of plain scalars that the YAML 1.1 resolver may turn into something other than
+# a string (bool, null, int, float, timestamp, merge key, value key).
+_MAYBE_TYPED = frozenset("0123456789+-.~<=nNyYtTfFoO")
+
+
+class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    def resolve(self, kind: type, value: Any, implicit: Any) -> str:
+        if kind is ScalarNode and implicit[0] and value and value[0] not in _MAYBE_TYPED:
+            return _STR
+        return super().resolve(kind, value, implicit)
+
+
+def _compose(text: str) -> Node | None:
+    return yaml.compose(text, Loader=_FastLoader)
+
+
+# --- field checks: node → value, or _Invalid ---------------------------------------------------
+
+
+def _scalar(node: Node, tag: str, what: str) -> Any:
+    if not isinstance(node, ScalarNode) or node.tag != tag:
+        raise _Invalid(f"must be {what}")
+    return node.value
+
+
+def _safe_text(node: Node, what: str = "a string") -> str:
+    value = _scalar(node, _STR, what)
+    if not value:
+        raise _Invalid("must not be empty")
+    bad = UNSAFE.search(value)
+    if bad:
+        raise _Invalid(f"must not contain {_show(bad.group())} (whitespace, quotes, ;{{}}$#\\` and control characters can never reach a generated file)")
+    return value
+
+
+def _show(char: str) -> str:
+    return repr(char) if char.isprintable() and not char.isspace() else f"U+{ord(char):04X}"
+
+
+def _choice(options: tuple[str, ...]) -> Callable[[Node], str]:
+    def check(node: Node) -> str:
+        value = _scalar(node, _STR, "one of " + " | ".join(options))
+        if value not in options:
+            raise _Invalid(f"must be one of {' | '.join(options)}, not {value!r}{_did_you_mean(value, options)}")
+        return value
+
+    return check
+
+
+def _did_you_mean(value: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(value, options, n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+
+
+def _domain_text(value: str, wildcard: bool) -> str:
+    try:
+        return parse_domain(value, wildcard=wildcard)
+    except DomainError as error:
+        raise _Invalid(f"domain {value!r} {error}") from None
+
+
+def _domain(node: Node) -> str:
+    return _domain_text(_safe_text(node, "a domain name"), True)
+
+
+def _zone(node: Node) -> str:
+    return _domain_text(_safe_text(node, "a domain name"), False)
+
+
+def _bucket(node: Node) -> str:
+    value = _safe_text(node, "a bucket name")
+    if not _BUCKET.fullmatch(value):
+        raise _Invalid(f"bucket {value!r} is not a valid OSS bucket name: 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit")
+    return value
+
+
+def _region(node: Node) -> str:
+    value = _safe_text(node, "an OSS region id")
+    if value not in REGIONS:
+        close = difflib.get_close_matches(value, REGIONS, n=3, cutoff=0.5)
+        hint = f" (close: {', '.join(close)})" if close else f" (known: {', '.join(REGIONS)})"
+        raise _Invalid(f"unknown OSS region {value!r}{hint}")
+    return value
+
+
+def _icp(node: Node) -> str:
+    value = _safe_text(node, "an ICP filing number")
+    if not _ICP.fullmatch(value):
+        raise _Invalid(f"icp {value!r} does not look like an ICP filing number, e.g. 浙ICP备12345678号-1 or 京ICP证030173号")
+    return value
+
+
+def _status(node: Node) -> int:
+    text = _scalar(node, _INT, "a redirect status: 301 | 302 | 307 | 308")
+    value = int(text) if text.isdigit() else 0
+    if value not in STATUSES:
+        raise _Invalid(f"status must be one of 301 | 302 | 307 | 308, not {text}")
+    return value
+
+
+def _object_key(what: str, folder: bool) -> Callable[[Node], str]:
+    """Object keys that end up in URL paths: no ``.``/``..`` segments (clients and proxies would
+    collapse them), no leading ``/`` (keys are relative to the bucket or prefix)."""
+
+    def check(node: Node) -> str:
+        value = _safe_text(node, f"an object key ({what})")
+        if folder:
+            value = value.strip("/") + "/" if value.strip("/") else ""
+        elif value.startswith("/"):
+            raise _Invalid(f"{what} is an object key and must not start with '/'")
+        if not folder and what == "index" and "/" in value:
+            raise _Invalid("index is a file name appended to every folder and must not contain '/'")
+        segments = value.rstrip("/").split("/")
+        if any(s in (".", "..") for s in segments) or "//" in value:
+            raise _Invalid(f"{what} must not contain empty, '.' or '..' path segments")
+        return value
+
+    return check
+
+
+def _endpoint(node: Node) -> tuple[str, str, str]:
+    """``http(s)://host[:port][/path]`` → (scheme, host[:port], path without trailing slash)."""
+    value = _safe_text(node, "a URL")
+    parts = urlsplit(value)
+    if parts.scheme not in SCHEMES or not parts.netloc:
+        raise _Invalid(f"endpoint {value!r} must be an http:// or https:// URL")
+    if parts.query or parts.fragment or "?" in value:
+        raise _Invalid("endpoint must not have a query or fragment")
+    if "@" in parts.netloc:
+        raise _Invalid("endpoint must not carry credentials")
+    try:
+        port = parts.port
+    except ValueError:
+        raise _Invalid("endpoint has an invalid port") from None
+    host = parts.hostname or ""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise _Invalid(f"endpoint host {host!r} is not valid") from None
+        host = f"[{host}]"
+    elif not re.fullmatch(r"[0-9.]+", host):
+        try:
+            host = parse_domain(host, wildcard=False) if "." in host else _single_label(host)
+        except DomainError as error:
+            raise _Invalid(f"endpoint host {host!r} {error}") from None
+    else:
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise _Invalid(f"endpoint host {host!r} is not a valid IPv4 address") from None
+    hostport = f"{host}:{port}" if port is not None and port != {"http": 80, "https": 443}[parts.scheme] else host
+    path = parts.path.rstrip("/")
+    if "//" in path or any(s in (".", "..") for s in path.split("/")[1:]):
+        raise _Invalid("endpoint path must not contain empty, '.' or '..' segments")
+    return parts.scheme, hostport, path
+
+
+def _single_label(host: str) -> str:
+    if host != "localhost":
+        raise DomainError("must be a fully qualified name, an IP address or localhost")
+    return host
+
+
+def _https(node: Node) -> tuple[bool, int]:
+    if not isinstance(node, MappingNode):
+        raise _Invalid("https must be a mapping like {force: true, hsts: 31536000}")
+    force, hsts = False, 0
+    for key, value in node.value:
+        name = key.value if isinstance(key, ScalarNode) else None
+        if name == "force":
+            force = _scalar(value, _BOOL, "true or false") in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON")
+        elif name == "hsts":
+            text = _scalar(value, _INT, "a max-age in seconds")
+            hsts = int(text) if text.isdigit() else -1
+            if hsts < 0:
+                raise _Invalid("hsts must be a max-age in seconds, 0 or more")
+        else:
+            raise _Invalid(f"unknown https field {name!r}{_did_you_mean(str(name), HTTPS_FIELDS)}; fields: force, hsts")
+    return force, hsts
+
+
+#: Field name → check. One table for bindings and defaults (``domain`` cannot be defaulted).
+CHECKS: dict[str, Callable[[Node], Any]] = {
+    "domain": _domain,
+    "bucket": _bucket,
+    "region": _region,
+    "endpoint_type": _choice(ENDPOINT_TYPES),
+    "endpoint": _endpoint,
+    "icp": _icp,
+    "mode": _choice(MODES),
+    "status": _status,
+    "scheme": _choice(SCHEMES),
+    "prefix": _object_key("prefix", folder=True),
+    "index": _object_key("index", folder=False),
+    "subdir": _choice(SUBDIRS),
+    "error_document": _object_key("error_document", folder=False),
+    "upstream_host": _choice(UPSTREAM_HOSTS),
+    "https": _https,
+}
+FIELDS = tuple(CHECKS)
+_DEFAULTABLE = FIELDS[1:]
+#: Fields that mean something only in rewrite mode (an error when set on a redirect binding itself).
+_REWRITE_ONLY = ("subdir", "error_document", "upstream_host")
+_CACHEABLE = frozenset(("bucket", "region", "endpoint_type", "icp", "mode", "status", "scheme", "prefix",
+                        "index", "subdir", "error_document", "upstream_host", "endpoint"))  # fmt: skip
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+class _Walk:
+    """One pass over the node tree, collecting problems instead of stopping at the first."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.problems: list[Problem] = []
+        self.memo: dict[tuple[str, str, str], Any] = {}
+
+    def problem(self, node: Node, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Problem(mark.line + 1, mark.column + 1, message))
+
+    def fields(self, mapping: Node, allowed: tuple[str, ...], what: str) -> dict[str, tuple[Any, Node]]:
+        """Check each key of a mapping node; return {field: (value, value node)} of the valid ones."""
+        out: dict[str, tuple[Any, Node]] = {}
+        seen: set[str] = set()
+        memo = self.memo
+        for key_node, value_node in mapping.value:
+            key = key_node.value if isinstance(key_node, ScalarNode) else None
+            if key not in allowed:
+                hint = _did_you_mean(str(key), allowed) if key in CHECKS or isinstance(key, str) else ""
+                why = " (domain cannot be defaulted)" if key == "domain" else ""
+                self.problem(key_node, f"unknown {what} field {key!r}{why}{hint}")
+                continue
+            if key in seen:
+                self.problem(key_node, f"duplicate field {key!r}")
+                continue
+            seen.add(key)
+            cacheable = key in _CACHEABLE and isinstance(value_node, ScalarNode)
+            if cacheable:
+                memo_key = (key, value_node.tag, value_node.value)
+                hit = memo.get(memo_key, _MISSING)
+                if hit is not _MISSING:
+                    if isinstance(hit, _Invalid):
+                        self.problem(value_node, str(hit))
+                    else:
+                        out[key] = (hit, value_node)
+                    continue
+            try:
+                value = CHECKS[key](value_node)
+            except _Invalid as error:
+                self.problem(value_node, str(error))
+                if cacheable:
+                    memo[memo_key] = error
+                continue
+            if cacheable:
+                memo[memo_key] = value
+            out[key] = (value, value_node)
+        return out
+
+
+_MISSING = object()
+
+
+def _top(walk: _Walk, root: Node | None) -> dict[str, Node]:
+    if root is None:
+        walk.problems.append(Problem(1, 1, "the file is empty; it needs 'version: 1' and 'bindings:'"))
+        return {}
+    if not isinstance(root, MappingNode):
+        walk.problem(root, "the file must be a mapping with 'version: 1' and 'bindings:'")
+        return {}
+    top: dict[str, Node] = {}
+    for key_node, value_node in root.value:
+        key = key_node.value if isinstance(key_node, ScalarNode) else None
+        if key not in TOP_LEVEL:
+            walk.problem(key_node, f"unknown top-level field {key!r}{_did_you_mean(str(key), TOP_LEVEL)}; fields: {', '.join(TOP_LEVEL)}")
+        elif key in top:
+            walk.problem(key_node, f"duplicate field {key!r}")
+        else:
+            top[key] = value_node
+    version = top.get("version")
+    if version is None:
+        walk.problem(root, "missing 'version: 1'")
+    elif not (isinstance(version, ScalarNode) and version.tag == _INT and version.value == "1"):
+        walk.problem(version, "version must be 1 (the only schema version)")
+    if "bindings" not in top:
+        walk.problem(root, "missing 'bindings:' (a list of bindings)")
+    return top
+
+
+def _zones(walk: _Walk, node: Node | None) -> tuple[str, ...]:
+    if node is None:
+        return ()
+    if not isinstance(node, SequenceNode):
+        walk.problem(node, "zones must be a list of domain names")
+        return ()
+    zones: dict[str, int] = {}
+    for item in node.value:
+        try:
+            zone = _zone(item)
+        except _Invalid as error:
+            walk.problem(item, str(error).replace("domain", "zone", 1))
+            continue
+        if zone in zones:
+            walk.problem(item, f"zone {zone!r} is listed twice (first at line {zones[zone]})")
+        else:
+            zones[zone] = item.start_mark.line + 1
+    return tuple(zones)
+
+
+def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, tuple[Any, Node]]) -> Binding | None:
+    own = walk.fields(node, FIELDS, "binding")
+    count = len(walk.problems)
+
+    def get(field: str, fallback: Any = None) -> Any:
+        hit = own.get(field) or defaults.get(field)
+        return fallback if hit is None else hit[0]
+
+    def refuse(field: str, message: str) -> None:
+        walk.problem(own[field][1], message)
+
+    if "domain" not in own:
+        if not any(k.value == "domain" for k, _ in node.value if isinstance(k, ScalarNode)):
+            walk.problem(node, "missing required field 'domain'")
+        return None
+    domain = own["domain"][0]
+    if get("bucket") is None and "bucket" not in _keys(node):
+        walk.problem(node, f"binding {domain!r}: missing required field 'bucket'")
+    mode = get("mode", "redirect")
+    endpoint = own.get("endpoint")
+    if endpoint is not None:
+        scheme, bucket_host, base_path = endpoint[0]
+        region, endpoint_type = None, "custom"
+        for field in ("region", "endpoint_type", "scheme"):
+            if field in own:
+                refuse(field, f"{field} cannot be given beside endpoint (the endpoint URL already says it)")
+    else:
+        scheme, base_path = get("scheme"), ""
+        region, endpoint_type = get("region"), get("endpoint_type", "public")
+        endpoint_default = defaults.get("endpoint")
+        if endpoint_default is not None and "region" not in own:
+            scheme, bucket_host, base_path = endpoint_default[0]
+            region, endpoint_type = None, "custom"
+        elif region is None:
+            if "region" not in _keys(node):
+                walk.problem(node, f"binding {domain!r}: missing 'region' (or an 'endpoint' URL)")
+            return None
+    icp = get("icp")
+    if is_mainland_china(region) and icp is None and "icp" not in _keys(node):
+        walk.problem(own["domain"][1], f"binding {domain!r}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
+    if mode == "rewrite" and "status" in own:
+        refuse("status", "status applies to redirect bindings only (this binding rewrites)")
+    if mode == "redirect":
+        for field in _REWRITE_ONLY:
+            if field in own:
+                refuse(field, f"{field} applies to rewrite bindings only (this binding redirects)")
+    index = get("index")
+    if "subdir" in own and index is None:
+        refuse("subdir", "subdir needs an index document ('index: index.html')")
+    force, hsts = get("https", (False, 0))
+    bucket = get("bucket")
+    if len(walk.problems) != count or bucket is None:
+        return None
+    if endpoint_type != "custom":
+        bucket_host = _bucket_host(bucket, region, endpoint_type)
+    mark = node.start_mark
+    return Binding(
+        domain, bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode,
+        get("status", 301), get("prefix", ""), index, get("subdir", "redirect"), get("error_document"),
+        get("upstream_host", "bucket"), force, hsts, mark.line + 1, mark.column + 1,
+    )  # fmt: skip
+
+
+def _keys(node: MappingNode) -> set[str]:
+    return {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
+
+
+def _bucket_host(bucket: str, region: str, endpoint_type: str) -> str:
+    if endpoint_type == "accelerate":
+        return f"{bucket}.oss-accelerate.aliyuncs.com"
+    if endpoint_type == "accelerate_overseas":
+        return f"{bucket}.oss-accelerate-overseas.aliyuncs.com"
+    suffix = "-internal" if endpoint_type == "internal" else ""
+    return f"{bucket}.oss-{region}{suffix}.aliyuncs.com"
+
+
+def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, tuple[Any, Node]]) -> list[Binding]:
+    if node is None:
+        return []
+    if not isinstance(node, SequenceNode):
+        walk.problem(node, "bindings must be a list of bindings ('- domain: ...')")
+        return []
+    out: list[Binding] = []
+    first_line: dict[str, int] = {}
+    per_bucket: dict[tuple[str, str], int] = {}
+    for item in node.value:
+        if not isinstance(item, MappingNode):
+            walk.problem(item, "each binding must be a mapping ('- domain: ...')")
+            continue
+        binding = _binding(walk, item, defaults)
+        if binding is None:
+            continue
+        if binding.domain in first_line:
+            walk.problem(item, f"domain {binding.domain!r} is already bound at line {first_line[binding.domain]}")
+            continue
+        first_line[binding.domain] = binding.line
+        if binding.region is not None and not binding.is_wildcard:
+            key = (binding.region, binding.bucket)
+            per_bucket[key] = count = per_bucket.get(key, 0) + 1
+            if count > MAX_DOMAINS_PER_BUCKET:
+                walk.problem(item, f"bucket {binding.bucket!r} ({binding.region}) already has {MAX_DOMAINS_PER_BUCKET} domains, the most OSS binds to one bucket")
+                continue
+        out.append(binding)
+    return out
+
+
+def _parse(text: str, source: str) -> BindingSet:
+    walk = _Walk(source)
+    try:
+        root = _compose(text)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise BindingError(source, [Problem(line, column, f"YAML syntax: {error.problem or error.context}")]) from None
+    except yaml.YAMLError as error:
+        raise BindingError(source, [Problem(1, 1, f"YAML: {error}")]) from None
+    top = _top(walk, root)
+    zones = _zones(walk, top.get("zones"))
+    defaults: dict[str, tuple[Any, Node]] = {}
+    if "defaults" in top:
+        node = top["defaults"]
+        if isinstance(node, MappingNode):
+            defaults = walk.fields(node, _DEFAULTABLE, "defaults")
+            if "status" in defaults and defaults.get("mode", ("redirect",))[0] == "rewrite":
+                walk.problem(defaults["status"][1], "status applies to redirect bindings only (the default mode is rewrite)")
+        elif not (isinstance(node, ScalarNode) and node.tag == _NULL):
+            walk.problem(node, "defaults must be a mapping of binding fields")
+    bindings = _bindings(walk, top.get("bindings"), defaults)
+    if walk.problems:
+        raise BindingError(source, walk.problems)
+    return BindingSet(tuple(bindings), zones, source)
+
+
+def load_bindings(path_or_text: str | os.PathLike[str]) -> BindingSet:
+    """Load and validate a bindings file.
+
+    A ``PathLike`` or a one-line ``str`` is a path; a ``str`` with a newline is the YAML text itself
+    (reported as ``<string>``). Raises :class:`BindingError` with every problem, ``FILE:LINE:COL``.
+    """
+    if isinstance(path_or_text, str) and "\n" in path_or_text:
+        text, source = path_or_text, "<string>"
+    else:
+        source = os.fspath(path_or_text)
+        try:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+        except OSError as error:
+            raise BindingError(source, [Problem(0, 0, f"cannot read: {error.strerror or error}")]) from None
+        except UnicodeDecodeError as error:
+            raise BindingError(source, [Problem(1, 1, f"not UTF-8 text ({error.reason} at byte {error.start})")]) from None
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _parse(text, source)
+    finally:
+        if enabled:
+            gc.enable()
