@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .hosts import DomainError, parse_domain
+from .hosts import DomainError, is_canonical_domain, parse_domain
 from .model import UNSAFE, Binding, BindingSet, is_mainland_china
 
 __all__ = ["BindingError", "Problem", "load_bindings", "REGIONS", "FIELDS"]
@@ -93,10 +93,17 @@ _MAYBE_TYPED = frozenset("0123456789+-.~<=nNyYtTfFoO")
 
 
 class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """libyaml composer with the per-node Python hooks made as cheap as they can be."""
+
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit[0] and value and value[0] not in _MAYBE_TYPED:
             return _STR
         return super().resolve(kind, value, implicit)
+
+    # Path resolvers are never registered on this loader, so the composer's per-node descend/ascend
+    # calls have nothing to do: C builtins that accept the same arguments replace two Python calls.
+    descend_resolver = staticmethod(slice)
+    ascend_resolver = staticmethod(tuple)
 
 
 def _compose(text: str) -> Node | None:
@@ -149,6 +156,9 @@ def _domain_text(value: str, wildcard: bool) -> str:
 
 
 def _domain(node: Node) -> str:
+    value = _scalar(node, _STR, "a domain name")
+    if is_canonical_domain(value):  # the common case: nothing to convert, nothing unsafe
+        return value
     return _domain_text(_safe_text(node, "a domain name"), True)
 
 
@@ -288,7 +298,8 @@ CHECKS: dict[str, Callable[[Node], Any]] = {
     "https": _https,
 }
 FIELDS = tuple(CHECKS)
-_DEFAULTABLE = FIELDS[1:]
+_BINDING_FIELDS = frozenset(FIELDS)
+_DEFAULT_FIELDS = _BINDING_FIELDS - {"domain"}
 #: Fields that mean something only in rewrite mode (an error when set on a redirect binding itself).
 _REWRITE_ONLY = ("subdir", "error_document", "upstream_host")
 _CACHEABLE = frozenset(("bucket", "region", "endpoint_type", "icp", "mode", "status", "scheme", "prefix",
@@ -310,43 +321,45 @@ class _Walk:
         mark = node.start_mark
         self.problems.append(Problem(mark.line + 1, mark.column + 1, message))
 
-    def fields(self, mapping: Node, allowed: tuple[str, ...], what: str) -> dict[str, tuple[Any, Node]]:
-        """Check each key of a mapping node; return {field: (value, value node)} of the valid ones."""
-        out: dict[str, tuple[Any, Node]] = {}
-        seen: set[str] = set()
+    def fields(self, mapping: MappingNode, allowed: frozenset[str], what: str, values: dict[str, Any]) -> dict[str, Node]:
+        """Check each key of a mapping node, storing valid values into ``values``.
+
+        Returns {field: value node} for every field given, valid or not, so that callers neither
+        report an invalid field as missing nor fall back to a default for it.
+        """
+        nodes: dict[str, Node] = {}
         memo = self.memo
         for key_node, value_node in mapping.value:
-            key = key_node.value if isinstance(key_node, ScalarNode) else None
-            if key not in allowed:
-                hint = _did_you_mean(str(key), allowed) if key in CHECKS or isinstance(key, str) else ""
+            key = key_node.value
+            if type(key) is not str or key not in allowed:
                 why = " (domain cannot be defaulted)" if key == "domain" else ""
-                self.problem(key_node, f"unknown {what} field {key!r}{why}{hint}")
+                self.problem(key_node, f"unknown {what} field {key!r}{why}{_did_you_mean(str(key), FIELDS)}")
                 continue
-            if key in seen:
+            if key in nodes:
                 self.problem(key_node, f"duplicate field {key!r}")
                 continue
-            seen.add(key)
-            cacheable = key in _CACHEABLE and isinstance(value_node, ScalarNode)
-            if cacheable:
+            nodes[key] = value_node
+            if key in _CACHEABLE and type(value_node) is ScalarNode:
                 memo_key = (key, value_node.tag, value_node.value)
-                hit = memo.get(memo_key, _MISSING)
-                if hit is not _MISSING:
-                    if isinstance(hit, _Invalid):
-                        self.problem(value_node, str(hit))
-                    else:
-                        out[key] = (hit, value_node)
-                    continue
-            try:
-                value = CHECKS[key](value_node)
-            except _Invalid as error:
-                self.problem(value_node, str(error))
-                if cacheable:
-                    memo[memo_key] = error
-                continue
-            if cacheable:
-                memo[memo_key] = value
-            out[key] = (value, value_node)
-        return out
+                value = memo.get(memo_key, _MISSING)
+                if value is _MISSING:
+                    value = memo[memo_key] = _checked(key, value_node)
+            else:
+                value = _checked(key, value_node)
+            if type(value) is _Invalid:
+                self.problem(value_node, str(value))
+                values.pop(key, None)
+            else:
+                values[key] = value
+        return nodes
+
+
+def _checked(key: str, node: Node) -> Any:
+    """The checked value, or the :class:`_Invalid` describing what is wrong (memoisable either way)."""
+    try:
+        return CHECKS[key](node)
+    except _Invalid as error:
+        return error
 
 
 _MISSING = object()
@@ -398,74 +411,63 @@ def _zones(walk: _Walk, node: Node | None) -> tuple[str, ...]:
     return tuple(zones)
 
 
-def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, tuple[Any, Node]]) -> Binding | None:
-    own = walk.fields(node, FIELDS, "binding")
-    count = len(walk.problems)
-
-    def get(field: str, fallback: Any = None) -> Any:
-        hit = own.get(field) or defaults.get(field)
-        return fallback if hit is None else hit[0]
-
-    def refuse(field: str, message: str) -> None:
-        walk.problem(own[field][1], message)
-
-    if "domain" not in own:
-        if not any(k.value == "domain" for k, _ in node.value if isinstance(k, ScalarNode)):
+def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Binding | None:
+    """One binding from its node and the defaults; ``None`` (problems recorded) if it is invalid."""
+    problems = len(walk.problems)
+    values = defaults.copy()
+    own = walk.fields(node, _BINDING_FIELDS, "binding", values)
+    domain = values.get("domain")
+    if domain is None:
+        if "domain" not in own:
             walk.problem(node, "missing required field 'domain'")
         return None
-    domain = own["domain"][0]
-    if get("bucket") is None and "bucket" not in _keys(node):
+
+    bucket = values.get("bucket")
+    if bucket is None and "bucket" not in own:
         walk.problem(node, f"binding {domain!r}: missing required field 'bucket'")
-    mode = get("mode", "redirect")
-    endpoint = own.get("endpoint")
-    if endpoint is not None:
-        scheme, bucket_host, base_path = endpoint[0]
+    endpoint = values.get("endpoint")
+    if endpoint is not None and ("endpoint" in own or "region" not in own):
+        scheme, bucket_host, base_path = endpoint
         region, endpoint_type = None, "custom"
-        for field in ("region", "endpoint_type", "scheme"):
-            if field in own:
-                refuse(field, f"{field} cannot be given beside endpoint (the endpoint URL already says it)")
+        if "endpoint" in own:
+            for field in ("region", "endpoint_type", "scheme"):
+                if field in own:
+                    walk.problem(own[field], f"{field} cannot be given beside endpoint (the endpoint URL already says it)")
     else:
-        scheme, base_path = get("scheme"), ""
-        region, endpoint_type = get("region"), get("endpoint_type", "public")
-        endpoint_default = defaults.get("endpoint")
-        if endpoint_default is not None and "region" not in own:
-            scheme, bucket_host, base_path = endpoint_default[0]
-            region, endpoint_type = None, "custom"
-        elif region is None:
-            if "region" not in _keys(node):
+        scheme, base_path = values.get("scheme"), ""
+        region, endpoint_type = values.get("region"), values.get("endpoint_type", "public")
+        if region is None:
+            if "region" not in own:
                 walk.problem(node, f"binding {domain!r}: missing 'region' (or an 'endpoint' URL)")
             return None
-    icp = get("icp")
-    if is_mainland_china(region) and icp is None and "icp" not in _keys(node):
-        walk.problem(own["domain"][1], f"binding {domain!r}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
-    if mode == "rewrite" and "status" in own:
-        refuse("status", "status applies to redirect bindings only (this binding rewrites)")
-    if mode == "redirect":
+        bucket_host = _bucket_host(bucket, region, endpoint_type)
+    icp = values.get("icp")
+    if icp is None and "icp" not in own and is_mainland_china(region):
+        walk.problem(own["domain"], f"binding {domain!r}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
+    mode = values.get("mode", "redirect")
+    if mode == "rewrite":
+        if "status" in own:
+            walk.problem(own["status"], "status applies to redirect bindings only (this binding rewrites)")
+    else:
         for field in _REWRITE_ONLY:
             if field in own:
-                refuse(field, f"{field} applies to rewrite bindings only (this binding redirects)")
-    index = get("index")
-    if "subdir" in own and index is None:
-        refuse("subdir", "subdir needs an index document ('index: index.html')")
-    force, hsts = get("https", (False, 0))
-    bucket = get("bucket")
-    if len(walk.problems) != count or bucket is None:
+                walk.problem(own[field], f"{field} applies to rewrite bindings only (this binding redirects)")
+    index = values.get("index")
+    if index is None and "subdir" in own:
+        walk.problem(own["subdir"], "subdir needs an index document ('index: index.html')")
+    if len(walk.problems) != problems or bucket is None:
         return None
-    if endpoint_type != "custom":
-        bucket_host = _bucket_host(bucket, region, endpoint_type)
+    force, hsts = values.get("https", (False, 0))
     mark = node.start_mark
     return Binding(
         domain, bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode,
-        get("status", 301), get("prefix", ""), index, get("subdir", "redirect"), get("error_document"),
-        get("upstream_host", "bucket"), force, hsts, mark.line + 1, mark.column + 1,
+        values.get("status", 301), values.get("prefix", ""), index, values.get("subdir", "redirect"),
+        values.get("error_document"), values.get("upstream_host", "bucket"), force, hsts,
+        mark.line + 1, mark.column + 1,
     )  # fmt: skip
 
 
-def _keys(node: MappingNode) -> set[str]:
-    return {k.value for k, _ in node.value if isinstance(k, ScalarNode)}
-
-
-def _bucket_host(bucket: str, region: str, endpoint_type: str) -> str:
+def _bucket_host(bucket: str | None, region: str, endpoint_type: str) -> str:
     if endpoint_type == "accelerate":
         return f"{bucket}.oss-accelerate.aliyuncs.com"
     if endpoint_type == "accelerate_overseas":
@@ -474,7 +476,7 @@ def _bucket_host(bucket: str, region: str, endpoint_type: str) -> str:
     return f"{bucket}.oss-{region}{suffix}.aliyuncs.com"
 
 
-def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, tuple[Any, Node]]) -> list[Binding]:
+def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any]) -> list[Binding]:
     if node is None:
         return []
     if not isinstance(node, SequenceNode):
@@ -494,7 +496,7 @@ def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, tuple[Any, Nod
             walk.problem(item, f"domain {binding.domain!r} is already bound at line {first_line[binding.domain]}")
             continue
         first_line[binding.domain] = binding.line
-        if binding.region is not None and not binding.is_wildcard:
+        if binding.region is not None and binding.domain[0] != "*":
             key = (binding.region, binding.bucket)
             per_bucket[key] = count = per_bucket.get(key, 0) + 1
             if count > MAX_DOMAINS_PER_BUCKET:
@@ -516,13 +518,13 @@ def _parse(text: str, source: str) -> BindingSet:
         raise BindingError(source, [Problem(1, 1, f"YAML: {error}")]) from None
     top = _top(walk, root)
     zones = _zones(walk, top.get("zones"))
-    defaults: dict[str, tuple[Any, Node]] = {}
+    defaults: dict[str, Any] = {}
     if "defaults" in top:
         node = top["defaults"]
         if isinstance(node, MappingNode):
-            defaults = walk.fields(node, _DEFAULTABLE, "defaults")
-            if "status" in defaults and defaults.get("mode", ("redirect",))[0] == "rewrite":
-                walk.problem(defaults["status"][1], "status applies to redirect bindings only (the default mode is rewrite)")
+            given = walk.fields(node, _DEFAULT_FIELDS, "defaults", defaults)
+            if "status" in given and defaults.get("mode") == "rewrite":
+                walk.problem(given["status"], "status applies to redirect bindings only (the default mode is rewrite)")
         elif not (isinstance(node, ScalarNode) and node.tag == _NULL):
             walk.problem(node, "defaults must be a mapping of binding fields")
     bindings = _bindings(walk, top.get("bindings"), defaults)

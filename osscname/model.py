@@ -115,8 +115,14 @@ class BindingSet:
         self.bindings = bindings
         self.zones = zones
         self.source = source
-        self._exact = {b.domain: b for b in bindings if not b.domain.startswith("*.")}
-        self._wildcard = {b.domain[2:]: b for b in bindings if b.domain.startswith("*.")}
+        self._exact: dict[str, Binding] = {}
+        self._wildcard: dict[str, Binding] = {}
+        for binding in bindings:
+            domain = binding.domain
+            if domain[0] == "*":
+                self._wildcard[domain[2:]] = binding
+            else:
+                self._exact[domain] = binding
         self._psl = None
 
     def __len__(self) -> int:
