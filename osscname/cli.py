@@ -1,0 +1,185 @@
+"""The ``osscname`` command: validate a bindings file, explain what happens to a URL, serve test buckets.
+
+    osscname validate FILE                 summary; exit 0 valid, 2 invalid (FILE:LINE:COL per problem)
+    osscname explain FILE URL [--json]     which binding matches and what the middleware would do
+    osscname serve-bucket DIR [--port N]   a local OSS-like origin serving DIR/<bucket>/<key>
+    osscname demo [FILE] [--port N]        a demo app wrapped in the middleware, in front of a local origin
+
+``explain`` answers from the model (:meth:`Binding.location`, :meth:`Binding.object_path`), the same
+functions the middleware and the generators use, so what it prints is what they do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlsplit
+
+from .hosts import normalize_host
+from .loader import BindingError, load_bindings
+from .model import Binding, BindingSet
+
+EXIT_OK, EXIT_INVALID = 0, 2
+FORWARDED_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def explain(bindings: BindingSet, url: str, method: str = "GET") -> dict[str, Any]:
+    """What a request for ``url`` gets: a JSON-ready description (see ``osscname explain --help``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    raw_path = parts.path or "/"
+    target = raw_path + (f"?{parts.query}" if parts.query else "")
+    host = normalize_host(parts.netloc)
+    binding = None if host is None else bindings.lookup(host)
+    answer: dict[str, Any] = {"url": url, "method": method, "host": host, "binding": None}
+    if binding is None:
+        answer["action"] = "pass"
+        return answer
+    answer["binding"] = {"domain": binding.domain, "where": bindings.where(binding), "bucket": binding.bucket,
+                         "bucket_host": binding.bucket_host, "mode": binding.mode}  # fmt: skip
+    if binding.https_force and parts.scheme == "http":
+        answer.update(action="https_redirect", status=301, location=f"https://{host}{target}")
+    elif binding.mode == "redirect":
+        answer.update(action="redirect", status=binding.status,
+                      location=binding.location(parts.scheme, raw_path, parts.query))  # fmt: skip
+    elif method not in FORWARDED_METHODS:
+        answer.update(action="method_not_allowed", status=405, allow=", ".join(FORWARDED_METHODS))
+    else:
+        path = binding.object_path(raw_path)
+        scheme = binding.scheme or parts.scheme
+        answer.update(action="rewrite", upstream={
+            "url": f"{scheme}://{binding.bucket_host}{path}" + (f"?{parts.query}" if parts.query else ""),
+            "host": binding.upstream_host_for(host),
+        })  # fmt: skip
+        if binding.index and not raw_path.endswith("/"):
+            answer["folder_without_slash"] = binding.subdir
+        if binding.error_document:
+            answer["error_document"] = binding.error_document
+    if binding.hsts and (parts.scheme == "https"):
+        answer["hsts"] = f"max-age={binding.hsts}"
+    return answer
+
+
+def _describe(binding: Binding) -> str:
+    where = binding.region or binding.bucket_host
+    kind = "custom endpoint" if binding.endpoint_type == "custom" else f"{binding.endpoint_type} endpoint"
+    return f"{binding.bucket} ({where}, {kind})"
+
+
+def _print_explain(answer: dict[str, Any], bindings: BindingSet) -> None:
+    print(answer["url"])
+    binding_info = answer["binding"]
+    if binding_info is None:
+        host = answer["host"] or "(not a valid host name)"
+        print(f"  host      {host}")
+        print("  action    pass through: no binding, the wrapped app answers")
+        return
+    binding = bindings.lookup(answer["host"])
+    assert binding is not None
+    print(f"  binding   {binding.domain}  ({binding_info['where']})")
+    print(f"  bucket    {_describe(binding)}")
+    action = answer["action"]
+    if action in ("redirect", "https_redirect"):
+        what = "redirect to https first (https.force)" if action == "https_redirect" else "redirect"
+        print(f"  action    {what} {answer['status']}")
+        print(f"  Location  {answer['location']}")
+    elif action == "method_not_allowed":
+        print(f"  action    405 Method Not Allowed (Allow: {answer['allow']})")
+    else:
+        print("  action    rewrite: proxied, the bucket's bytes served under this domain")
+        print(f"  upstream  {answer['upstream']['url']}")
+        print(f"  Host      {answer['upstream']['host']}")
+        if "folder_without_slash" in answer:
+            print(f"  folders   if the object is missing but <path>/{binding.index} exists: subdir={answer['folder_without_slash']}")
+        if "error_document" in answer:
+            print(f"  missing   404 with the error document {answer['error_document']}")
+    if "hsts" in answer:
+        print(f"  HSTS      Strict-Transport-Security: {answer['hsts']}")
+
+
+def _load(path: str) -> BindingSet | None:
+    try:
+        return load_bindings(Path(path))
+    except BindingError as error:
+        print(error, file=sys.stderr)
+        print(f"{path}: {len(error.problems)} problem(s)", file=sys.stderr)
+        return None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    bindings = _load(args.file)
+    if bindings is None:
+        return EXIT_INVALID
+    modes = Counter(b.mode for b in bindings)
+    wildcards = sum(b.is_wildcard for b in bindings)
+    buckets = len({(b.bucket_host, b.base_path) for b in bindings})
+    print(f"{args.file}: valid, {len(bindings)} bindings ({len(bindings) - wildcards} exact, {wildcards} wildcard; "
+          f"{modes['redirect']} redirect, {modes['rewrite']} rewrite) on {buckets} buckets")  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    bindings = _load(args.file)
+    if bindings is None:
+        return EXIT_INVALID
+    try:
+        answer = explain(bindings, args.url, args.method.upper())
+    except ValueError as error:
+        print(f"osscname explain: error: {error}", file=sys.stderr)
+        return EXIT_INVALID
+    if args.json:
+        print(json.dumps(answer, indent=2, ensure_ascii=False))
+    else:
+        _print_explain(answer, bindings)
+    return EXIT_OK
+
+
+def _serve_bucket(argv: list[str]) -> int:
+    from .testing.origin import main as serve_main
+
+    return serve_main(argv)
+
+
+def _demo(argv: list[str]) -> int:
+    from .demo import main as demo_main
+
+    return demo_main(argv)
+
+
+#: Commands with parsers of their own: everything after the command name is theirs.
+DELEGATED = {"serve-bucket": _serve_bucket, "demo": _demo}
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="osscname", description=__doc__.split("\n\n")[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    validate = commands.add_parser("validate", help="check a bindings file; exit 0 valid, 2 invalid")
+    validate.add_argument("file", metavar="FILE")
+    validate.set_defaults(run=cmd_validate)
+    explain_ = commands.add_parser("explain", help="say which binding matches URL and what would happen")
+    explain_.add_argument("file", metavar="FILE")
+    explain_.add_argument("url", metavar="URL", help="e.g. http://img.abc.com/logo.png")
+    explain_.add_argument("--method", default="GET", help="request method (default GET)")
+    explain_.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain_.set_defaults(run=cmd_explain)
+    commands.add_parser("serve-bucket", help="serve DIR/<bucket>/<key> like OSS (see serve-bucket --help)")
+    commands.add_parser("demo", help="run a demo app + local origin you can curl (see demo --help)")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in DELEGATED:
+        return DELEGATED[argv[0]](argv[1:])
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
