@@ -44,9 +44,11 @@ def _to_ascii(name: str) -> str | None:
 
 def _idna(name: str) -> str | None:
     try:
-        return idna.encode(name, uts46=True, transitional=False).decode("ascii")
+        ascii_name = idna.encode(name, uts46=True, transitional=False).decode("ascii")
     except (idna.IDNAError, UnicodeError, ValueError):
         return None
+    # idna accepts one trailing dot and keeps it: left after the caller removed one, it is an empty label.
+    return None if ascii_name.endswith(".") else ascii_name
 
 
 def normalize_host(raw: str) -> str | None:
@@ -81,7 +83,8 @@ def normalize_host(raw: str) -> str | None:
             name = name.encode("latin-1").decode("utf-8")
         except UnicodeError:
             pass  # already text (a caller that decoded it), IDNA decides below
-    return _to_ascii(name)
+    ascii_name = _to_ascii(name)
+    return ascii_name if ascii_name is not None and len(ascii_name) <= 253 else None
 
 
 def _valid_port(text: str) -> bool:
