@@ -220,7 +220,10 @@ def _object_key(what: str, folder: bool) -> Callable[[Node], str]:
 def _endpoint(node: Node) -> tuple[str, str, str]:
     """``http(s)://host[:port][/path]`` → (scheme, host[:port], path without trailing slash)."""
     value = _safe_text(node, "a URL")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # unbalanced or invalid [IPv6] brackets
+        raise _Invalid(f"endpoint {value!r} is not a valid URL") from None
     if parts.scheme not in SCHEMES or not parts.netloc:
         raise _Invalid(f"endpoint {value!r} must be an http:// or https:// URL")
     if parts.query or parts.fragment or "?" in value:
