@@ -440,7 +440,7 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Bindin
         scheme, base_path = values.get("scheme"), ""
         region, endpoint_type = values.get("region"), values.get("endpoint_type", "public")
         if region is None:
-            if "region" not in own:
+            if "region" not in own and "endpoint" not in own:  # an invalid one is reported already
                 walk.problem(node, f"binding {domain!r}: missing 'region' (or an 'endpoint' URL)")
             return None
         bucket_host = _bucket_host(bucket, region, endpoint_type)
