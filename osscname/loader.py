@@ -447,16 +447,17 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Bindin
     icp = values.get("icp")
     if icp is None and "icp" not in own and is_mainland_china(region):
         walk.problem(own["domain"], f"binding {domain!r}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
-    mode = values.get("mode", "redirect")
+    # An invalid own mode or index is reported already: nothing to cross-check it against.
+    mode = values.get("mode", None if "mode" in own else "redirect")
     if mode == "rewrite":
         if "status" in own:
             walk.problem(own["status"], "status applies to redirect bindings only (this binding rewrites)")
-    else:
+    elif mode == "redirect":
         for field in _REWRITE_ONLY:
             if field in own:
                 walk.problem(own[field], f"{field} applies to rewrite bindings only (this binding redirects)")
     index = values.get("index")
-    if index is None and "subdir" in own:
+    if index is None and "index" not in own and "subdir" in own:
         walk.problem(own["subdir"], "subdir needs an index document ('index: index.html')")
     if len(walk.problems) != problems or bucket is None:
         return None
