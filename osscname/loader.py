@@ -336,7 +336,8 @@ class _Walk:
             key = key_node.value
             if type(key) is not str or key not in allowed:
                 why = " (domain cannot be defaulted)" if key == "domain" else ""
-                self.problem(key_node, f"unknown {what} field {key!r}{why}{_did_you_mean(str(key), FIELDS)}")
+                hint = "" if why else _did_you_mean(str(key), tuple(sorted(allowed)))
+                self.problem(key_node, f"unknown {what} field {key!r}{why}{hint}")
                 continue
             if key in nodes:
                 self.problem(key_node, f"duplicate field {key!r}")
