@@ -527,9 +527,7 @@ def _parse(text: str, source: str) -> BindingSet:
     if "defaults" in top:
         node = top["defaults"]
         if isinstance(node, MappingNode):
-            given = walk.fields(node, _DEFAULT_FIELDS, "defaults", defaults)
-            if "status" in given and defaults.get("mode") == "rewrite":
-                walk.problem(given["status"], "status applies to redirect bindings only (the default mode is rewrite)")
+            walk.fields(node, _DEFAULT_FIELDS, "defaults", defaults)
         elif not (isinstance(node, ScalarNode) and node.tag == _NULL):
             walk.problem(node, "defaults must be a mapping of binding fields")
     bindings = _bindings(walk, top.get("bindings"), defaults)
