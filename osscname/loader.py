@@ -433,10 +433,10 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Bindin
     if endpoint is not None and ("endpoint" in own or "region" not in own):
         scheme, bucket_host, base_path = endpoint
         region, endpoint_type = None, "custom"
-        if "endpoint" in own:
-            for field in ("region", "endpoint_type", "scheme"):
-                if field in own:
-                    walk.problem(own[field], f"{field} cannot be given beside endpoint (the endpoint URL already says it)")
+        # The binding's own fields, beside its own or a default endpoint (it would silently lose them).
+        for field in ("region", "endpoint_type", "scheme"):
+            if field in own:
+                walk.problem(own[field], f"{field} cannot be given beside endpoint (the endpoint URL already says it)")
     else:
         scheme, base_path = values.get("scheme"), ""
         region, endpoint_type = values.get("region"), values.get("endpoint_type", "public")
