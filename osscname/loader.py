@@ -81,7 +81,12 @@ class BindingError(ValueError):
 
 
 class _Invalid(Exception):
-    """A value is wrong; raised by a field check, turned into a Problem at the value's node."""
+    """A value is wrong; raised by a field check, turned into a Problem at the value's node, or
+    into one Problem per ``inner`` (node, message) pair for each mistake inside a nested mapping."""
+
+    def __init__(self, message: str, inner: tuple[tuple[Node, str], ...] = ()):
+        super().__init__(message)
+        self.inner = inner
 
 
 # --- YAML --------------------------------------------------------------------------------------
@@ -265,21 +270,38 @@ def _single_label(host: str) -> str:
 
 
 def _https(node: Node) -> tuple[bool, int]:
+    """``{force, hsts}``; every mistake inside is reported at its own key or value."""
     if not isinstance(node, MappingNode):
         raise _Invalid("https must be a mapping like {force: true, hsts: 31536000}")
-    force, hsts = False, 0
+    settings: dict[str, Any] = {}
+    problems: list[tuple[Node, str]] = []
     for key, value in node.value:
         name = key.value if isinstance(key, ScalarNode) else None
-        if name == "force":
-            force = _scalar(value, _BOOL, "true or false") in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON")
-        elif name == "hsts":
-            text = _scalar(value, _INT, "a max-age in seconds")
-            hsts = int(text) if text.isdigit() else -1
-            if hsts < 0:
-                raise _Invalid("hsts must be a max-age in seconds, 0 or more")
+        if name not in HTTPS_FIELDS:
+            problems.append((key, f"unknown https field {name!r}{_did_you_mean(str(name), HTTPS_FIELDS)}; fields: force, hsts"))
+        elif name in settings:
+            problems.append((key, f"duplicate field {name!r}"))
         else:
-            raise _Invalid(f"unknown https field {name!r}{_did_you_mean(str(name), HTTPS_FIELDS)}; fields: force, hsts")
-    return force, hsts
+            try:
+                settings[name] = _force(value) if name == "force" else _hsts(value)
+            except _Invalid as error:
+                settings[name] = None
+                problems.append((value, str(error)))
+    if problems:
+        raise _Invalid(problems[0][1], tuple(problems))
+    return settings.get("force", False), settings.get("hsts", 0)
+
+
+def _force(node: Node) -> bool:
+    value = _scalar(node, _BOOL, "true or false")
+    return value in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON")
+
+
+def _hsts(node: Node) -> int:
+    text = _scalar(node, _INT, "a max-age in seconds")
+    if not text.isdigit():
+        raise _Invalid("hsts must be a max-age in seconds, 0 or more")
+    return int(text)
 
 
 #: Field name → check. One table for bindings and defaults (``domain`` cannot be defaulted).
@@ -351,7 +373,8 @@ class _Walk:
             else:
                 value = _checked(key, value_node)
             if type(value) is _Invalid:
-                self.problem(value_node, str(value))
+                for at, message in value.inner or ((value_node, str(value)),):
+                    self.problem(at, message)
                 values.pop(key, None)
             else:
                 values[key] = value
