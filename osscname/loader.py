@@ -55,6 +55,8 @@ MAX_DOMAINS_PER_BUCKET = 100
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _ICP = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]ICP(?:备[0-9]{4,12}号(?:-[0-9]{1,4})?|证[0-9]{4,12}号)")
+#: A URL path as it may be sent verbatim (RFC 3986 ``*( "/" segment )``, ASCII, valid %-escapes).
+_URL_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!&()*+,=:@]|%[0-9A-Fa-f]{2})*)*")
 _STR, _INT, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 
@@ -258,6 +260,8 @@ def _endpoint(node: Node) -> tuple[str, str, str]:
             raise _Invalid(f"endpoint host {host!r} is not a valid IPv4 address") from None
     hostport = f"{host}:{port}" if port is not None and port != {"http": 80, "https": 443}[parts.scheme] else host
     path = parts.path.rstrip("/")
+    if not _URL_PATH.fullmatch(path):
+        raise _Invalid("endpoint path may hold only URL path characters (RFC 3986): percent-encode anything else")
     if "//" in path or any(s in (".", "..") for s in path.split("/")[1:]):
         raise _Invalid("endpoint path must not contain empty, '.' or '..' segments")
     return parts.scheme, hostport, path
