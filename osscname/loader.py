@@ -563,6 +563,14 @@ def _parse(text: str, source: str) -> BindingSet:
     return BindingSet(tuple(bindings), zones, source)
 
 
+def _not_utf8(data: bytes, error: UnicodeDecodeError) -> Problem:
+    """The problem at the line and column (in characters) of the first byte that is not UTF-8."""
+    line_start = data.rfind(b"\n", 0, error.start) + 1
+    column = len(data[line_start : error.start].decode("utf-8")) + 1
+    line = data.count(b"\n", 0, error.start) + 1
+    return Problem(line, column, f"not UTF-8 text ({error.reason} at byte {error.start})")
+
+
 def load_bindings(path_or_text: str | os.PathLike[str]) -> BindingSet:
     """Load and validate a bindings file.
 
@@ -574,12 +582,14 @@ def load_bindings(path_or_text: str | os.PathLike[str]) -> BindingSet:
     else:
         source = os.fspath(path_or_text)
         try:
-            with open(source, encoding="utf-8") as handle:
-                text = handle.read()
+            with open(source, "rb") as handle:
+                data = handle.read()
         except OSError as error:
             raise BindingError(source, [Problem(0, 0, f"cannot read: {error.strerror or error}")]) from None
+        try:
+            text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise BindingError(source, [Problem(1, 1, f"not UTF-8 text ({error.reason} at byte {error.start})")]) from None
+            raise BindingError(source, [_not_utf8(data, error)]) from None
     enabled = gc.isenabled()
     gc.disable()
     try:
