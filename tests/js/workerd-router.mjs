@@ -1,0 +1,15 @@
+// The network a generated Worker sees in the tests: it is the Worker's globalOutbound.
+//
+// On Cloudflare, a Worker's fetch() reaches the host named in its URL: a bucket host is the OSS
+// endpoint, and any other host (fetch(request) for an unbound domain) is the zone's origin. Here a
+// fetch to one of the bucket hosts in env.BUCKETS goes to the local OSS-like origin (env.ORIGIN,
+// an external service on 127.0.0.1) with the Host of its URL; any other host gets the answer every
+// conformance harness gives for an unbound host: 200 "app\n". The Worker itself knows none of this.
+export default {
+  async fetch(request, env) {
+    if (env.BUCKETS.includes(new URL(request.url).host)) {
+      return env.ORIGIN.fetch(request);
+    }
+    return new Response('app\n', { status: 200, headers: { 'content-type': 'text/plain' } });
+  },
+};
