@@ -538,6 +538,19 @@ def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any]) -> list[
     return out
 
 
+def _unreadable(text: str, error: yaml.reader.ReaderError) -> Problem:
+    """A character YAML refuses (a control character), at its line and column.
+
+    libyaml reports a byte offset into the UTF-8 text, PyYAML's own reader a character index.
+    """
+    offset = error.position
+    if _BaseLoader is not yaml.SafeLoader:
+        offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+    line_start = text.rfind("\n", 0, offset) + 1
+    message = f"YAML: unacceptable character U+{error.character:04X}: {error.reason}"
+    return Problem(text.count("\n", 0, offset) + 1, offset - line_start + 1, message)
+
+
 def _parse(text: str, source: str) -> BindingSet:
     walk = _Walk(source)
     try:
@@ -546,6 +559,8 @@ def _parse(text: str, source: str) -> BindingSet:
         mark = error.problem_mark or error.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise BindingError(source, [Problem(line, column, f"YAML syntax: {error.problem or error.context}")]) from None
+    except yaml.reader.ReaderError as error:
+        raise BindingError(source, [_unreadable(text, error)]) from None
     except yaml.YAMLError as error:
         raise BindingError(source, [Problem(1, 1, f"YAML: {error}")]) from None
     top = _top(walk, root)
