@@ -1,0 +1,422 @@
+"""``generate-nginx``: the bindings as one file for nginx's ``conf.d``, doing what the middleware does.
+
+Why the file has the shape it has:
+
+* **Hashes, not server blocks.** nginx pays per ``server`` block (10k blocks cost about 144 MB) but a
+  100k-entry ``map`` costs tens of MB and loads in a fraction of a second. So every per-binding fact
+  travels in one ``map $host ... { hostnames; }`` whose value is a small ``|``-separated record
+  (:data:`RECORD`); fixed regex maps in the template split it into variables, and a single ``server``
+  block lists the bound names and acts on those variables. ``hostnames`` gives the lookup rule of
+  :meth:`BindingSet.lookup`: exact first, then the most specific ``*.`` wildcard.
+* **Only the bound hosts.** No ``default_server``; every bound name is in ``server_name``, so the
+  user's own servers keep answering every other host. Should this server become the default by
+  accident (included before a default server that does not say ``default_server``), an unbound host
+  gets ``421 Misdirected Request`` rather than some binding's answer.
+* **Paths as sent.** Upstream targets and redirect Locations are cut from ``$request_uri``, never from
+  ``$uri`` (decoded and normalised), so percent-encoding is kept exactly as the middleware keeps it.
+* **Refuse rather than approximate.** ``subdir: redirect`` must know whether ``<path>/<index>``
+  exists before answering, which a ``proxy_pass`` cannot ask; such a binding is refused by name
+  (``--skip-unsupported`` leaves it out and says so). A rewrite whose bucket host nginx would have to
+  resolve at request time is refused unless ``--resolver`` or ``--upstream`` says how.
+* **Hash sizes from the input.** :func:`hash_sizes` replays nginx's own table-building loop
+  (``ngx_hash_init``, ``ngx_hash_wildcard_init``) over the actual keys, so the file loads without
+  "could not build" errors or warnings and emits the http-wide ``*_hash_*`` directives only when
+  nginx's defaults are too small (``--no-hash-sizes`` moves them into the header comment instead,
+  because nginx refuses a directive that the user's ``nginx.conf`` already sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import math
+import operator
+import re
+import sys
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from markupsafe import Markup
+
+from osscname.model import UNSAFE, Binding, BindingSet
+
+from .base import Target, environment, make_parser, parse_upstream, run
+
+__all__ = ["main", "parser", "plan", "refusal", "render", "record", "hash_sizes", "HashSizes"]
+
+TEMPLATE = "nginx.conf.j2"
+PROG = "generate-nginx"
+#: Fields of the per-binding record, in the order the template's regex maps read them.
+RECORD = ("action", "https_force", "hsts", "scheme", "bucket_host", "root", "index", "proxy_kind",
+          "error_document", "upstream_host")  # fmt: skip
+#: CA bundle that nginx checks https buckets against (Debian's ca-certificates).
+DEFAULT_TRUSTED_CERTIFICATE = "/etc/ssl/certs/ca-certificates.crt"
+#: The only variable a certificate path may use: nginx loads such files per handshake (1.15.9+).
+SSL_SERVER_NAME = "$ssl_server_name"
+
+SUBDIR_REDIRECT_REFUSAL = (
+    "subdir: redirect must know whether <path>/{index} exists before answering, which nginx cannot ask "
+    "the bucket; use subdir: serve or subdir: not_found for this domain, or serve it through the middleware"
+)
+RESOLVER_REFUSAL = (
+    "nginx resolves {host} at request time: pass --resolver ADDR (your DNS server), "
+    "or --upstream {host}=ADDR:PORT"
+)
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Listen:
+    address: str  #: ``80``, ``127.0.0.1:8080``, ``[::]:443``: what follows ``listen``
+    ssl: bool
+
+
+_LISTEN = re.compile(r"(?:(?P<port_only>[0-9]+)|(?P<addr>\[[0-9a-fA-F:.]+\]|\*|[A-Za-z0-9.-]+)(?::(?P<port>[0-9]+))?)(?P<ssl> ssl)?")
+
+
+def parse_listen(text: str) -> Listen:
+    """``ADDR:PORT``, ``ADDR`` (port 80, or 443 for ssl) or ``PORT``, optionally followed by `` ssl``."""
+    match = _LISTEN.fullmatch(text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"expected ADDR:PORT, ADDR or PORT, optionally followed by ' ssl'; got {text!r}")
+    ssl = bool(match["ssl"])
+    addr, port = match["addr"], match["port_only"] or match["port"] or ("443" if ssl else "80")
+    if not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"port {port} is out of range")
+    if addr and (addr[0] == "[" or re.fullmatch(r"[0-9.]+", addr)):
+        _ip(addr.strip("[]"), text)
+    return Listen(f"{addr}:{port}" if addr else port, ssl)
+
+
+def _ip(text: str, given: str) -> None:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{given!r}: {text!r} is not an IP address") from None
+
+
+def parse_resolver(text: str) -> str:
+    """A DNS server for ``resolver``: ``ADDR`` or ``ADDR:PORT`` (IPv6 in brackets)."""
+    if not re.fullmatch(r"(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?", text):
+        raise argparse.ArgumentTypeError(f"expected ADDR or ADDR:PORT, got {text!r}")
+    return text
+
+
+def parse_certificate_path(text: str) -> str:
+    """A file path for ``ssl_certificate*``; it may use ``$ssl_server_name`` and nothing else unsafe."""
+    rest = text.replace(SSL_SERVER_NAME, "")
+    bad = UNSAFE.search(rest)
+    if not text or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: a certificate path may not contain {bad.group()!r}" if bad else "empty path")
+    return text
+
+
+def parse_path(text: str) -> str:
+    bad = UNSAFE.search(text)
+    if not text or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: a path here may not contain {bad.group()!r}" if bad else "empty path")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    p = make_parser(PROG, "Write the bindings as an nginx file for conf.d (http {} context) that answers only the bound hosts, as the middleware does.")
+    p.add_argument("--listen", action="append", type=parse_listen, metavar="ADDR:PORT",
+                   help="address to listen on (repeatable; default: port 80); add ' ssl' for a TLS listener, e.g. --listen '443 ssl'")
+    p.add_argument("--ssl-certificate", type=parse_certificate_path, metavar="PATH",
+                   help="certificate for the ssl listeners; may use $ssl_server_name")
+    p.add_argument("--ssl-certificate-key", type=parse_certificate_path, metavar="PATH",
+                   help="key for the ssl listeners; may use $ssl_server_name")
+    p.add_argument("--resolver", action="append", type=parse_resolver, metavar="ADDR",
+                   help="DNS server nginx resolves bucket hosts with at request time (repeatable)")
+    p.add_argument("--upstream", action="append", type=parse_upstream, metavar="BUCKETHOST=ADDR:PORT",
+                   help="connect to ADDR:PORT for BUCKETHOST, still sending its Host (private networks, tests); the middleware's upstreams")
+    p.add_argument("--trusted-certificate", type=parse_path, default=DEFAULT_TRUSTED_CERTIFICATE, metavar="PATH",
+                   help=f"CA bundle that https buckets are verified against (default {DEFAULT_TRUSTED_CERTIFICATE})")
+    p.add_argument("--no-hash-sizes", action="store_true",
+                   help="leave out the http-wide *_hash_* directives (put the values from the header comment in nginx.conf)")
+    return p  # fmt: skip
+
+
+def plan(args: argparse.Namespace) -> Target:
+    """Check the options that only make sense together, then hand :func:`run` this target."""
+    args.listen = args.listen or [Listen("80", False)]
+    has_ssl = any(listen.ssl for listen in args.listen)
+    has_pair = bool(args.ssl_certificate) and bool(args.ssl_certificate_key)
+    if has_ssl and not has_pair:
+        parser().error("an ssl listener needs --ssl-certificate and --ssl-certificate-key")
+    if (args.ssl_certificate or args.ssl_certificate_key) and not has_ssl:
+        parser().error("--ssl-certificate and --ssl-certificate-key need an ssl listener (--listen '443 ssl')")
+    args.upstreams = dict(args.upstream or ())
+    return Target(refusal=refusal, render=render)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parser(), plan, argv)
+
+
+# --- what nginx can do -------------------------------------------------------------------------
+
+
+def refusal(binding: Binding, args: argparse.Namespace) -> str | None:
+    if binding.mode != "rewrite":
+        return None
+    if binding.index and binding.subdir == "redirect":
+        return SUBDIR_REDIRECT_REFUSAL.format(index=binding.index)
+    if not args.resolver and binding.bucket_host not in args.upstreams and not _is_ip(_hostname(binding.bucket_host)):
+        return RESOLVER_REFUSAL.format(host=binding.bucket_host)
+    return None
+
+
+def _hostname(hostport: str) -> str:
+    """``host[:port]`` → host (an IPv6 literal keeps its brackets)."""
+    if hostport.startswith("["):
+        return hostport[: hostport.index("]") + 1]
+    return hostport.partition(":")[0]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def record(binding: Binding) -> str:
+    """The map value carrying everything nginx needs about a binding, fields in :data:`RECORD` order.
+
+    Every field is either a fixed word, a number, a canonical host or a percent-encoded path, so none
+    contains ``|`` (and :data:`UNSAFE` characters are refused again by the template guard).
+    """
+    rewrite = binding.mode == "rewrite"
+    folder = rewrite and binding.index is not None and binding.subdir == "serve"
+    error_document = rewrite and binding.error_document is not None
+    fields = (
+        "proxy" if rewrite else str(binding.status),
+        "1" if binding.https_force else "",
+        str(binding.hsts) if binding.hsts else "",
+        binding.scheme or "",
+        binding.bucket_host,
+        f"{binding.base_path}/{binding.prefix_url}",
+        binding.index_url,
+        ("f" if folder else "") + ("e" if error_document else ""),
+        f"{binding.base_path}/{binding.error_document_url}" if error_document else "",
+        "domain" if rewrite and binding.upstream_host == "domain" else "",
+    )
+    return "|".join(fields)
+
+
+# --- hash sizes --------------------------------------------------------------------------------
+
+#: nginx's cache line on x86-64 and arm64; every hash bucket size is a multiple of it.
+CACHE_LINE = 64
+POINTER = 8
+_MASK = (1 << 64) - 1
+#: nginx's defaults: (max_size, bucket_size).
+MAP_DEFAULTS = (2048, CACHE_LINE)
+SERVER_NAMES_DEFAULTS = (512, CACHE_LINE)
+
+#: One hash table as nginx builds it: (key hash, element size) per key.
+Table = list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class HashSizes:
+    """The ``map_hash_*`` and ``server_names_hash_*`` values this file needs; ``None``: nginx's default."""
+
+    map_max_size: int | None
+    map_bucket_size: int | None
+    server_names_max_size: int | None
+    server_names_bucket_size: int | None
+
+    def directives(self) -> list[tuple[str, int]]:
+        named = (("map_hash_max_size", self.map_max_size), ("map_hash_bucket_size", self.map_bucket_size),
+                 ("server_names_hash_max_size", self.server_names_max_size),
+                 ("server_names_hash_bucket_size", self.server_names_bucket_size))  # fmt: skip
+        return [(name, value) for name, value in named if value is not None]
+
+
+#: 31**k mod 2**64, highest power first: ``_POWERS[-n:]`` weighs the n bytes of a name.
+_POWERS = [pow(31, k, 1 << 64) for k in range(255, -1, -1)]
+
+
+def _ngx_hash(name: str) -> int:
+    """``ngx_hash_key_lc`` (key = key * 31 + byte, unsigned 64-bit) as one sum of weighted bytes."""
+    data = name.encode("ascii")
+    return sum(map(operator.mul, data, _POWERS[len(_POWERS) - len(data) :])) & _MASK
+
+
+def _size(name: str) -> int:
+    """``NGX_HASH_ELT_SIZE``: value pointer + 2-byte length + the name, rounded up to a pointer."""
+    return POINTER + (len(name) + 2 + POINTER - 1) // POINTER * POINTER
+
+
+def _elements(names: Iterable[str]) -> Table:
+    """(hash, size) per name. Names share parents (``h1.site.com``, ``h2.site.com``), so the hash of
+    ``.site.com`` is computed once: hash(a + b) = hash(a) * 31**len(b) + hash(b)."""
+    parents: dict[str, int] = {}
+    powers, top = _POWERS, len(_POWERS) - 1
+    out: Table = []
+    append = out.append
+    for name in names:
+        dot = name.find(".")
+        if dot < 0:
+            dot = len(name)
+        parent = name[dot:]
+        tail = parents.get(parent)
+        if tail is None:
+            tail = parents[parent] = _ngx_hash(parent)
+        head = 0
+        for byte in name[:dot].encode("ascii"):
+            head = head * 31 + byte
+        append((((head & _MASK) * powers[top - len(parent)] + tail) & _MASK, POINTER + (len(name) + 9) // POINTER * POINTER))
+    return out
+
+
+def tables(exact: Iterable[str], wildcards: Iterable[str]) -> list[Table]:
+    """The tables nginx builds for a set of host names: one for the exact names, and for ``*.``
+    wildcards one per node of the reversed-label tree (``ngx_hash_wildcard_init``: ``*.a.b.com`` is
+    ``com`` → ``b`` → ``a``; the children of each node share one table)."""
+    out: list[Table] = [_elements(exact)]
+    children: dict[tuple[str, ...], set[str]] = {}
+    for name in wildcards:
+        labels = name.split(".")[::-1]
+        for depth, label in enumerate(labels):
+            children.setdefault(tuple(labels[:depth]), set()).add(label)
+    out.extend(_elements(sorted(labels)) for labels in children.values())
+    return [table for table in out if table]
+
+
+def builds(table: Table, max_size: int, bucket_size: int) -> bool:
+    """Replay ``ngx_hash_init``'s search (src/core/ngx_hash.c): True when nginx finds a table size up
+    to ``max_size`` whose every bucket fits in ``bucket_size``. False is nginx's "could not build"
+    error (an element larger than a bucket) or its "could not build optimal" warning."""
+    room = bucket_size - POINTER
+    if any(size > room for _, size in table):
+        return False
+    count = len(table)
+    start = max(count // (room // (2 * POINTER)), 1)
+    if max_size > 10000 and count and max_size // count < 100:
+        start = max_size - 1000
+    for size in range(start, max_size + 1):
+        load = [0] * size
+        for key, element in table:
+            slot = key % size
+            load[slot] += element
+            if load[slot] > room:
+                break
+        else:
+            return True
+    return False
+
+
+def _overflow(keys: int, size: int, capacity: int) -> float:
+    """Expected number of buckets holding more than ``capacity`` keys when ``keys`` keys hash
+    uniformly into ``size`` buckets (Poisson tail): a cheap guess that avoids replaying hopeless sizes."""
+    load = keys / size
+    term = total = math.exp(-load)
+    for k in range(1, capacity + 1):
+        term *= load / k
+        total += term
+    return size * max(0.0, 1.0 - total)
+
+
+def _all_build(tables_: list[Table], max_size: int, bucket_size: int, memo: dict[tuple[int, int, int], bool]) -> bool:
+    """:func:`builds` for every table; ``memo`` spares replaying a table shared by two hashes."""
+    for table in tables_:
+        key = (id(table), max_size, bucket_size)
+        if key not in memo:
+            memo[key] = builds(table, max_size, bucket_size)
+        if not memo[key]:
+            return False
+    return True
+
+
+def _fit(tables_: list[Table], defaults: tuple[int, int], memo: dict[tuple[int, int, int], bool]) -> tuple[int | None, int | None]:
+    """nginx's defaults if every table builds with them, else the values to set.
+
+    The bucket size grows in cache lines until it holds the longest key and, for big tables, six
+    average keys (fewer would need a near-perfect hash); the table size is the first power of two
+    where a uniform hash would overflow no bucket, checked (and doubled while needed) by replaying
+    nginx's search. A few MB of bucket pointers is cheap; a warning on every reload is not.
+    """
+    default_max, default_bucket = defaults
+    if _all_build(tables_, default_max, default_bucket, memo):
+        return None, None
+    sizes = [size for table in tables_ for _, size in table]
+    largest = max(len(table) for table in tables_)
+    average = sum(sizes) // len(sizes)
+    bucket = default_bucket
+    while bucket - POINTER < max(sizes) or (largest > 256 and (bucket - POINTER) // average < 6):
+        bucket += CACHE_LINE if bucket < 4 * CACHE_LINE else bucket
+    max_size = default_max
+    while _overflow(largest, max_size, (bucket - POINTER) // average) > 1:
+        max_size *= 2
+    while not _all_build(tables_, max_size, bucket, memo):
+        max_size *= 2
+    return (max_size if max_size != default_max else None), (bucket if bucket != default_bucket else None)
+
+
+def hash_sizes(bindings: Sequence[Binding], upstream_hosts: Iterable[str]) -> HashSizes:
+    """What this file needs: the host map and ``server_name`` share the bound names; the upstream
+    map adds its keys (bucket hosts) to the map tables. The template's fixed maps have a handful of
+    short keys that fit nginx's defaults."""
+    exact = [b.domain for b in bindings if b.domain[0] != "*"]
+    wildcards = [b.domain[2:] for b in bindings if b.domain[0] == "*"]
+    names = tables(exact, wildcards)
+    memo: dict[tuple[int, int, int], bool] = {}
+    map_max, map_bucket = _fit(names + tables(upstream_hosts, ()), MAP_DEFAULTS, memo)
+    server_max, server_bucket = _fit(names, SERVER_NAMES_DEFAULTS, memo)
+    return HashSizes(map_max, map_bucket, server_max, server_bucket)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _comment(text: str) -> str:
+    """A value for a ``#`` comment line: anything that could end the line or the comment goes."""
+    return UNSAFE.sub("?", text)
+
+
+def _upstream_name(host: str, taken: set[str]) -> str:
+    name = "osscname-" + re.sub(r"[^a-z0-9.-]", "-", host)
+    while name in taken:
+        name += "-"
+    taken.add(name)
+    return name
+
+
+def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
+    rewrites = [b for b in kept if b.mode == "rewrite"]
+    used = {b.bucket_host for b in rewrites}
+    taken: set[str] = set()
+    upstreams = [(host, _upstream_name(host, taken), address) for host, address in args.upstreams.items() if host in used]
+    ssl = any(listen.ssl for listen in args.listen)
+    https_upstream = any(b.scheme == "https" or (b.scheme is None and ssl) for b in rewrites)
+    sizes = hash_sizes(kept, (host for host, _, _ in upstreams))
+    kept_set = set(kept)
+    left_out = [f"{bindings.where(b)} {b.domain}" for b in bindings if b not in kept_set]
+    wildcards = sum(b.is_wildcard for b in kept)
+    context = {
+        "source": _comment(bindings.source),
+        "count": len(kept),
+        "exact": len(kept) - wildcards,
+        "wildcards": wildcards,
+        "left_out": [_comment(line) for line in left_out],
+        "hash_directives": sizes.directives(),
+        "emit_hash_sizes": not args.no_hash_sizes,
+        "records": [(b.domain, record(b)) for b in kept],
+        "upstreams": upstreams,
+        "listens": [(listen.address + (" ssl" if listen.ssl else "")) for listen in args.listen],
+        "ssl_certificate": Markup(args.ssl_certificate) if ssl else None,
+        "ssl_certificate_key": Markup(args.ssl_certificate_key) if ssl else None,
+        "resolvers": list(args.resolver or ()),
+        "trusted_certificate": args.trusted_certificate if https_upstream else None,
+    }
+    return environment().get_template(TEMPLATE).render(context)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
