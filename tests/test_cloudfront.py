@@ -1,0 +1,375 @@
+"""``generate-cdn --target cloudfront``: refusals by name, quotas, injection, and the function run in node.
+
+The generated function is executed by ``node`` (tests/js/cloudfront-harness.mjs) on CloudFront
+viewer-request events, with the ``cloudfront`` module stubbed (tests/js/cloudfront-stub.mjs: it checks
+what CloudFront documents for ``updateRequestOrigin`` and serves ``cf.kvs()`` from the generated import
+file). The expected answers come from the model the middleware answers with (``Binding.location``,
+``Binding.object_path``), so a function that drifts from the middleware fails here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from osscname.generators import base, cdn, cloudfront
+from osscname.loader import BindingError, load_bindings
+from osscname.model import BindingSet
+from realserver import REPO, require_binary
+
+HARNESS = REPO / "tests" / "js" / "cloudfront-harness.mjs"
+EXAMPLE = REPO / "examples" / "bindings.yaml"
+
+FOCUS = """\
+version: 1
+defaults: {region: ap-southeast-1}
+bindings:
+  - domain: img.example.com
+    bucket: ex-img
+  - domain: dl.example.com
+    bucket: ex-dl
+    status: 307
+    prefix: releases/
+    index: index.html
+  - domain: "*.cdn.example.com"
+    bucket: ex-cdn
+    scheme: https
+  - domain: "*.eu.cdn.example.com"
+    bucket: ex-eu
+    mode: rewrite
+    prefix: site/
+    index: index.html
+    subdir: not_found
+  - domain: secure.example.com
+    bucket: ex-secure
+    https: {force: true, hsts: 600}
+  - domain: bücher.example.com
+    bucket: ex-books
+    status: 308
+  - domain: plain.example.com
+    bucket: ex-plain
+    mode: rewrite
+    scheme: http
+"""
+
+
+@dataclass(frozen=True)
+class Generated:
+    code: int
+    out: str
+    err: str
+
+
+def generate(source: Path, *args: str) -> Generated:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cdn.main([str(source), "--target", "cloudfront", *args])
+    return Generated(code, out.getvalue(), err.getvalue())
+
+
+def write(tmp_path: Path, text: str, name: str = "bindings.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- events, as CloudFront builds them ---------------------------------------------------------
+
+
+def querystring(query: str) -> dict[str, Any]:
+    """CloudFront's parsed ``querystring``: one field per name, ``multiValue`` when repeated."""
+    fields: dict[str, list[str]] = {}
+    for part in query.split("&"):
+        if part:
+            name, _, value = part.partition("=")
+            fields.setdefault(name, []).append(value)
+    parsed: dict[str, Any] = {}
+    for name, values in fields.items():
+        parsed[name] = {"value": values[0]}
+        if len(values) > 1:
+            parsed[name]["multiValue"] = [{"value": value} for value in values]
+    return parsed
+
+
+def viewer_event(method: str, host: str, target: str, headers: dict[str, str] | None = None, raw_query: bool = True) -> dict[str, Any]:
+    """A viewer-request event; ``raw_query=False`` models a runtime without ``rawQueryString()``."""
+    path, question, query = target.partition("?")
+    request_headers = {name.lower(): {"value": value} for name, value in (headers or {}).items()}
+    request_headers["host"] = {"value": host}
+    event = {
+        "version": "1.0",
+        "context": {"eventType": "viewer-request"},
+        "viewer": {"ip": "198.51.100.11"},
+        "request": {"method": method, "uri": path, "querystring": querystring(query), "headers": request_headers, "cookies": {}},
+    }
+    item: dict[str, Any] = {"event": event}
+    if raw_query:
+        item["rawQuery"] = query if question else None
+    return item
+
+
+def run_function(node: str, function: Path, events: list[dict[str, Any]], store: Path | None = None) -> list[dict[str, Any]]:
+    env = {"PATH": "/usr/bin:/bin", **({"OSSCNAME_KVS": str(store)} if store else {})}
+    done = subprocess.run([node, str(HARNESS), str(function)], input=json.dumps(events), capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert len(results) == len(events)
+    return results
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    return require_binary("node")
+
+
+# --- focused requests, expected from the model ---------------------------------------------------
+
+#: (id, viewer scheme the distribution serves, method, Host header, request target)
+REQUESTS = [
+    ("redirect-exact", "https", "GET", "img.example.com", "/logo.png"),
+    ("redirect-query-verbatim-http", "http", "GET", "img.example.com", "/logo.png?x=1&y"),
+    ("redirect-host-canonical-path-encoded", "https", "GET", "IMG.Example.COM.:443", "/a%20b/%E4%B8%AD.png?q=%2F"),
+    ("redirect-ignores-method", "https", "POST", "img.example.com", "/form"),
+    ("redirect-prefix-index-307", "https", "GET", "dl.example.com", "/v1/"),
+    ("redirect-prefix-multivalue", "https", "GET", "dl.example.com", "/v1/app.tgz?a=1&b&a=2"),
+    ("redirect-wildcard-own-scheme", "http", "GET", "x.cdn.example.com", "/js/app.js"),
+    ("redirect-hsts-on-https", "https", "GET", "secure.example.com", "/doc?k=v"),
+    ("redirect-idn-308", "https", "GET", "xn--bcher-kva.example.com", "/b.pdf"),
+    ("rewrite-index-more-specific-wildcard", "https", "GET", "x.eu.cdn.example.com", "/docs/?v=2"),
+    ("rewrite-head", "https", "HEAD", "y.eu.cdn.example.com", "/docs/a.css"),
+    ("rewrite-options-root", "https", "OPTIONS", "y.eu.cdn.example.com", "/"),
+    ("rewrite-delete-405", "https", "DELETE", "y.eu.cdn.example.com", "/docs/a.css"),
+    ("rewrite-own-scheme-http", "https", "GET", "plain.example.com", "/p/q.txt"),
+    ("unbound", "https", "GET", "other.example.com", "/logo.png"),
+    ("unbound-no-binding-above", "https", "GET", "example.com", "/"),
+    ("unbound-wildcard-parent", "https", "GET", "cdn.example.com", "/"),
+    ("unbound-ip-literal", "https", "GET", "[::1]:443", "/"),
+]
+#: Hosts deeper than one label under a wildcard: CloudFront's alternate domain name *.cdn.example.com
+#: does not cover them, so they never reach the function; the function agrees and leaves them alone.
+DEEPER = [("deeper-than-one-label", "https", "GET", "a.b.cdn.example.com", "/x")]
+FOCUS_ARGS = {"http": ["--viewer-scheme", "http", "--skip-unsupported"], "https": []}
+VARIANTS = ["inline-raw", "inline-parsed", "kvs-raw", "kvs-parsed"]
+
+
+def expected(bindings: BindingSet, scheme: str, method: str, host: str, target: str) -> dict[str, Any]:
+    """What the middleware does for this request, in the shape :func:`observed` reports."""
+    binding = bindings.match(host)
+    path, _, query = target.partition("?")
+    if binding is None:
+        return {"pass": None, "uri": path}
+    if binding.mode == "redirect":
+        headers = {"location": binding.location(scheme, path, query)}
+        if binding.hsts and scheme == "https":
+            headers["strict-transport-security"] = f"max-age={binding.hsts}"
+        return {"status": binding.status, "headers": headers}
+    if method not in ("GET", "HEAD", "OPTIONS"):
+        return {"status": 405, "headers": {"allow": "GET, HEAD, OPTIONS"}}
+    return {"pass": {"domainName": binding.bucket_host, "scheme": binding.scheme or scheme}, "uri": binding.object_path(path)}
+
+
+def observed(result: dict[str, Any]) -> dict[str, Any]:
+    """A harness result reduced to what the middleware comparison needs (status + headers, or where
+    the request goes on to: ``pass`` None is the default origin, the app)."""
+    assert "error" not in result, result["error"]
+    if "response" in result:
+        response = result["response"]
+        return {"status": response["statusCode"], "headers": {name: field["value"] for name, field in response["headers"].items()}}
+    origins = result["origins"]
+    assert len(origins) <= 1
+    if not origins:
+        return {"pass": None, "uri": result["request"]["uri"]}
+    origin = origins[0]
+    custom = origin["customOriginConfig"]
+    assert custom["port"] == {"http": 80, "https": 443}[custom["protocol"]]
+    assert origin["originAccessControlConfig"] == {"enabled": False} and origin["customHeaders"] == {}
+    return {"pass": {"domainName": origin["domainName"], "scheme": custom["protocol"]}, "uri": result["request"]["uri"]}
+
+
+@pytest.fixture(scope="module")
+def focus(tmp_path_factory: pytest.TempPathFactory, node: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every focused request through every variant: inline table or KeyValueStore, with and without
+    ``rawQueryString()``; keyed by (variant, request id)."""
+    folder = tmp_path_factory.mktemp("cloudfront-focus")
+    source = write(folder, FOCUS)
+    results = {}
+    for scheme, extra in FOCUS_ARGS.items():
+        store = folder / f"store-{scheme}.json"
+        store.write_text(generate(source, "--format", "kvs", *extra).out, encoding="utf-8")
+        requests = [r for r in REQUESTS + DEEPER if r[1] == scheme]
+        for table in ("inline", "kvs"):
+            made = generate(source, "--cloudfront-table", table, *extra)
+            assert made.code == 0, made.err
+            function = write(folder, made.out, f"function-{scheme}-{table}.js")
+            for raw in (True, False):
+                events = [viewer_event(*r[2:], raw_query=raw) for r in requests]
+                answers = run_function(node, function, events, store if table == "kvs" else None)
+                for r, answer in zip(requests, answers):
+                    results[(f"{table}-{'raw' if raw else 'parsed'}", r[0])] = answer
+    return results
+
+
+def rebuilt(query: str) -> str:
+    """The documented fallback without rawQueryString(): k=v pairs, repeated names grouped."""
+    return "&".join(f"{name}={item['value']}" for name, field in querystring(query).items() for item in field.get("multiValue", [field]))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("name,scheme,method,host,target", [pytest.param(*r, id=r[0]) for r in REQUESTS])
+def test_function_answers_like_the_middleware(focus: dict, tmp_path: Path, variant: str, name: str, scheme: str, method: str, host: str, target: str) -> None:
+    bindings = load_bindings(write(tmp_path, FOCUS))
+    path, _, query = target.partition("?")
+    want = expected(bindings, scheme, method, host, target if variant.endswith("raw") else f"{path}?{rebuilt(query)}")
+    assert observed(focus[(variant, name)]) == want
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_rebuilt_query_keeps_only_simple_pairs(focus: dict, variant: str) -> None:
+    location = observed(focus[(variant, "redirect-prefix-multivalue")])["headers"]["location"]
+    query = "a=1&b&a=2" if variant.endswith("raw") else "a=1&a=2&b="
+    assert location == f"https://ex-dl.oss-ap-southeast-1.aliyuncs.com/releases/v1/app.tgz?{query}"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_hosts_deeper_than_one_label_never_reach_the_function(focus: dict, variant: str, tmp_path: Path) -> None:
+    assert load_bindings(write(tmp_path, FOCUS)).match("a.b.cdn.example.com") is not None  # the middleware binds it
+    assert observed(focus[(variant, "deeper-than-one-label")]) == {"pass": None, "uri": "/x"}
+
+
+# --- refusals, by name --------------------------------------------------------------------------
+
+HEADER = "version: 1\ndefaults: {region: ap-southeast-1}\nbindings:\n"
+
+
+@pytest.mark.parametrize(
+    "binding,args,reason",
+    [
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, upstream_host: domain}", [], "upstream_host: domain needs the viewer's Host sent upstream", id="upstream-host-domain"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, error_document: 404.html}", [], "error_document needs the origin's 404", id="error-document"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, index: index.html}", [], "subdir: redirect needs to know whether a folder URL's object is missing", id="subdir-redirect-default"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, index: index.html, subdir: serve}", [], "subdir: serve needs", id="subdir-serve"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, https: {hsts: 60}}", [], "hsts needs a Strict-Transport-Security header on the origin's answer", id="rewrite-hsts-https-viewers"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, https: {force: true}}", ["--viewer-scheme", "http"], "https.force needs the viewer's scheme", id="force-http-viewers"),
+        pytest.param("{domain: a.example.com, bucket: assets, mode: rewrite, endpoint: 'http://127.0.0.1:9000/assets'}", [], "the origin 127.0.0.1:9000 has a port", id="custom-endpoint-ip-port"),
+        pytest.param("{domain: a.example.com, bucket: assets, mode: rewrite, endpoint: 'http://10.0.0.7/assets'}", [], "the origin 10.0.0.7 is an IP address", id="custom-endpoint-ip"),
+        pytest.param("{domain: a.example.com, bucket: assets, mode: rewrite, endpoint: 'https://minio.example.net:9000'}", [], "has a port: cf.updateRequestOrigin takes a domain name without one", id="custom-endpoint-port"),
+    ],
+)
+def test_refused_by_name(tmp_path: Path, binding: str, args: list[str], reason: str) -> None:
+    source = write(tmp_path, f"{HEADER}  - {{domain: img.example.com, bucket: ex-img}}\n  - {binding}\n")
+    refused = generate(source, *args)
+    assert refused.code == 2 and refused.out == ""
+    assert f"generate-cdn: error: {source}:5: a.example.com: " in refused.err and reason in refused.err
+    kept = generate(source, "--skip-unsupported", *args)
+    assert kept.code == 0, kept.err
+    assert f"generate-cdn: skipped {source}:5: a.example.com: " in kept.err and reason in kept.err
+    assert '"img.example.com"' in kept.out and "a.example.com" not in kept.out
+
+
+@pytest.mark.parametrize(
+    "binding,args",
+    [
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, index: index.html, subdir: not_found}", [], id="subdir-not-found"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, mode: rewrite, https: {hsts: 60}}", ["--viewer-scheme", "http"], id="rewrite-hsts-no-https-answer"),
+        pytest.param("{domain: a.example.com, bucket: ex-a, https: {force: true, hsts: 60}}", [], id="force-https-viewers"),
+        pytest.param("{domain: a.example.com, bucket: assets, mode: rewrite, endpoint: 'https://minio.example.net/base'}", [], id="custom-endpoint-name"),
+        pytest.param("{domain: a.example.com, bucket: assets, endpoint: 'http://127.0.0.1:9000/assets'}", [], id="redirect-to-ip-port"),
+    ],
+)
+def test_kept(tmp_path: Path, binding: str, args: list[str]) -> None:
+    made = generate(write(tmp_path, f"{HEADER}  - {binding}\n"), *args)
+    assert made.code == 0 and made.err == ""
+    assert '"a.example.com"' in made.out
+
+
+@pytest.mark.parametrize("scheme", ["https", "http"])
+@pytest.mark.parametrize("output", ["function", "kvs"])
+def test_example_generates_with_refusals_listed(scheme: str, output: str) -> None:
+    made = generate(EXAMPLE, "--viewer-scheme", scheme, "--format", output, "--skip-unsupported")
+    assert made.code == 0
+    assert [line.split(": ")[1:3] for line in made.err.splitlines()] == [[f"skipped {EXAMPLE}:18", "files.abc.com"]]
+    reasons = ["error_document", "subdir: serve", "hsts"] if scheme == "https" else ["https.force", "error_document", "subdir: serve"]
+    assert [part.split(" needs")[0] for part in made.err.split("files.abc.com: ", 1)[1].split("; ")] == reasons
+    domains = {"img.abc.com", "dl.abc.com", "*.cdn.example.org", "*.eu.cdn.example.org", "xn--bcher-kva.example.org", "assets.example.org"}
+    if output == "kvs":
+        assert {item["key"] for item in json.loads(made.out)["data"]} == domains
+    else:
+        assert all(f'"{domain}": {{' in made.out for domain in domains)
+        assert f"--viewer-scheme {scheme}" in made.out
+
+
+# --- quotas -------------------------------------------------------------------------------------
+
+
+def many(count: int, prefix: str = "") -> str:
+    extra = f", prefix: {prefix}" if prefix else ""
+    return HEADER + "".join(f"  - {{domain: host-{i}.example.com, bucket: bucket-{i}{extra}}}\n" for i in range(count))
+
+
+def test_table_over_10kb_goes_to_the_key_value_store(tmp_path: Path, node: str) -> None:
+    source = write(tmp_path, many(150))
+    inline = generate(source, "--cloudfront-table", "inline")
+    assert inline.code == 2 and inline.out == ""
+    assert "with 150 bindings inline; CloudFront allows 10240: use --cloudfront-table kvs" in inline.err
+    auto = generate(source)
+    assert auto.code == 0 and "const kvs = cf.kvs();" in auto.out and "const BINDINGS" not in auto.out
+    assert len(auto.out.encode()) <= cloudfront.FUNCTION_LIMIT
+    assert "at most 5242880 bytes, keys up to 512 and values up to" in auto.out
+    store = write(tmp_path, generate(source, "--format", "kvs").out, "store.json")
+    function = write(tmp_path, auto.out, "function.js")
+    [answer] = run_function(node, function, [viewer_event("GET", "host-149.example.com", "/k?v")], store)
+    assert answer["response"]["headers"]["location"]["value"] == "https://bucket-149.oss-ap-southeast-1.aliyuncs.com/k?v"
+    small = generate(write(tmp_path, many(5), "small.yaml"))
+    assert "const BINDINGS = {" in small.out and "cf.kvs()" not in small.out
+
+
+def test_key_value_store_value_over_1024_characters_is_an_error(tmp_path: Path) -> None:
+    source = write(tmp_path, many(1, prefix="p" * 1000 + "/"))
+    made = generate(source, "--format", "kvs")
+    assert made.code == 2 and made.out == ""
+    assert "host-0.example.com: a KeyValueStore key holds at most 512 characters and a value 1024" in made.err
+    assert generate(source).code == 0  # inline, the function has room for it
+
+
+def test_key_value_store_over_5mb_is_an_error(tmp_path: Path) -> None:
+    source = write(tmp_path, many(40_000))
+    made = generate(source, "--format", "kvs")
+    assert made.code == 2 and made.out == ""
+    assert "the KeyValueStore import file would be" in made.err and "CloudFront allows 5242880" in made.err
+
+
+# --- injection ----------------------------------------------------------------------------------
+
+#: Characters that end a token or a string, or start a comment or a variable, in JS, JSON and configs.
+UNSAFE = [pytest.param(c, id=repr(c)) for c in (";", "{", "}", "$", '"', "'", "#", "\n")]
+
+
+@pytest.mark.parametrize("char", UNSAFE)
+def test_loader_rejects_unsafe_characters(tmp_path: Path, char: str) -> None:
+    value = json.dumps(f"public{char}x/")  # a JSON string is a YAML double-quoted scalar
+    source = write(tmp_path, f"{HEADER}  - domain: img.example.com\n    bucket: ex-img\n    prefix: {value}\n")
+    with pytest.raises(BindingError):
+        load_bindings(source)
+    made = generate(source)
+    assert made.code == 2 and made.out == "" and f"{source}:6:" in made.err
+
+
+@pytest.mark.parametrize("char", UNSAFE)
+@pytest.mark.parametrize("field", ["domain", "bucket_host", "base_path"])
+@pytest.mark.parametrize("output,table", [("function", "inline"), ("kvs", "auto")])  # the kvs-reading function holds no value
+def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, char: str, field: str, output: str, table: str) -> None:
+    bindings = load_bindings(write(tmp_path, f"{HEADER}  - {{domain: img.example.com, bucket: ex-img, mode: rewrite}}\n"))
+    [binding] = bindings
+    bad = binding._replace(**{field: getattr(binding, field) + char + "x"})
+    args = argparse.Namespace(format=output, cloudfront_table=table, viewer_scheme="https")
+    with pytest.raises(base.UnsafeValue):
+        cloudfront.render(BindingSet((bad,)), [bad], args)
+    assert cloudfront.render(bindings, [binding], args)  # the same call renders the loaded binding
