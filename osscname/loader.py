@@ -442,11 +442,16 @@ def _zones(walk: _Walk, node: Node | None) -> tuple[str, ...]:
     return tuple(zones)
 
 
-def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Binding | None:
-    """One binding from its node and the defaults; ``None`` (problems recorded) if it is invalid."""
+def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: frozenset[str]) -> Binding | None:
+    """One binding from its node and the defaults; ``None`` (problems recorded) if it is invalid.
+
+    ``broken``: fields given in defaults but invalid (reported there once), which no binding is
+    then said to be missing.
+    """
     problems = len(walk.problems)
     values = defaults.copy()
     own = walk.fields(node, _BINDING_FIELDS, "binding", values)
+    given = own.keys() | broken if broken else own
     domain = values.get("domain")
     if domain is None:
         if "domain" not in own:
@@ -454,7 +459,7 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Bindin
         return None
 
     bucket = values.get("bucket")
-    if bucket is None and "bucket" not in own:
+    if bucket is None and "bucket" not in given:
         walk.problem(node, f"binding {domain!r}: missing required field 'bucket'")
     endpoint = values.get("endpoint")
     if endpoint is not None and ("endpoint" in own or "region" not in own):
@@ -468,15 +473,15 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Bindin
         scheme, base_path = values.get("scheme"), ""
         region, endpoint_type = values.get("region"), values.get("endpoint_type", "public")
         if region is None:
-            if "region" not in own and "endpoint" not in own:  # an invalid one is reported already
+            if "region" not in given and "endpoint" not in given:  # an invalid one is reported already
                 walk.problem(node, f"binding {domain!r}: missing 'region' (or an 'endpoint' URL)")
             return None
         bucket_host = _bucket_host(bucket, region, endpoint_type)
     icp = values.get("icp")
-    if icp is None and "icp" not in own and is_mainland_china(region):
+    if icp is None and "icp" not in given and is_mainland_china(region):
         walk.problem(own["domain"], f"binding {domain!r}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
-    # An invalid own mode or index is reported already: nothing to cross-check it against.
-    mode = values.get("mode", None if "mode" in own else "redirect")
+    # An invalid mode or index is reported already: nothing to cross-check it against.
+    mode = values.get("mode", None if "mode" in given else "redirect")
     if mode == "rewrite":
         if "status" in own:
             walk.problem(own["status"], "status applies to redirect bindings only (this binding rewrites)")
@@ -485,7 +490,7 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any]) -> Bindin
             if field in own:
                 walk.problem(own[field], f"{field} applies to rewrite bindings only (this binding redirects)")
     index = values.get("index")
-    if index is None and "index" not in own and "subdir" in own:
+    if index is None and "index" not in given and "subdir" in own:
         walk.problem(own["subdir"], "subdir needs an index document ('index: index.html')")
     if len(walk.problems) != problems or bucket is None:
         return None
@@ -508,7 +513,7 @@ def _bucket_host(bucket: str | None, region: str, endpoint_type: str) -> str:
     return f"{bucket}.oss-{region}{suffix}.aliyuncs.com"
 
 
-def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any]) -> list[Binding]:
+def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any], broken: frozenset[str]) -> list[Binding]:
     if node is None:
         return []
     if not isinstance(node, SequenceNode):
@@ -521,7 +526,7 @@ def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any]) -> list[
         if not isinstance(item, MappingNode):
             walk.problem(item, "each binding must be a mapping ('- domain: ...')")
             continue
-        binding = _binding(walk, item, defaults)
+        binding = _binding(walk, item, defaults, broken)
         if binding is None:
             continue
         if binding.domain in first_line:
@@ -566,13 +571,14 @@ def _parse(text: str, source: str) -> BindingSet:
     top = _top(walk, root)
     zones = _zones(walk, top.get("zones"))
     defaults: dict[str, Any] = {}
+    broken: frozenset[str] = frozenset()
     if "defaults" in top:
         node = top["defaults"]
         if isinstance(node, MappingNode):
-            walk.fields(node, _DEFAULT_FIELDS, "defaults", defaults)
+            broken = frozenset(walk.fields(node, _DEFAULT_FIELDS, "defaults", defaults)) - defaults.keys()
         elif not (isinstance(node, ScalarNode) and node.tag == _NULL):
             walk.problem(node, "defaults must be a mapping of binding fields")
-    bindings = _bindings(walk, top.get("bindings"), defaults)
+    bindings = _bindings(walk, top.get("bindings"), defaults, broken)
     if walk.problems:
         raise BindingError(source, walk.problems)
     return BindingSet(tuple(bindings), zones, source)
