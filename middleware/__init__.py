@@ -1,1 +1,200 @@
-"""WSGI middleware (being written)."""
+"""WSGI middleware that serves custom domains from their OSS buckets, per one bindings file.
+
+Wrap any WSGI application (Flask ``app.wsgi_app``, Django ``get_wsgi_application()``, ...)::
+
+    from osscname.middleware import CustomDomainMiddleware
+    app = CustomDomainMiddleware(app, "bindings.yaml")
+
+A request whose Host is bound is answered here; every other request reaches the wrapped app with the
+very same ``environ`` and ``start_response``, untouched. This middleware is the reference the nginx,
+CDN and Worker generators reproduce (the conformance corpus compares them with it).
+
+``CustomDomainMiddleware(app, bindings, *, upstreams=None, timeout=30.0, x_for=0, x_proto=0,
+x_host=0, reload=0, cache_size=4096, ssl_context=None)``
+
+``bindings``
+    A bindings file path (``str`` / ``PathLike``, loaded with :func:`osscname.load_bindings`; an
+    invalid file raises :class:`osscname.BindingError` at start-up) or a loaded ``BindingSet``.
+``upstreams``
+    ``{bucket host: "ADDR:PORT"}``: connect rewrites for that bucket host (for a custom endpoint, its
+    ``host[:port]``) to another address, e.g. a VPC address or a local test origin, while still
+    sending the real Host (and, over https, SNI and certificate checks for the bucket host). The same
+    override as ``generate-nginx --upstream BUCKETHOST=ADDR:PORT``.
+``timeout``
+    Seconds for connecting to the upstream and for each read from it. Connection errors answer
+    ``502``, timeouts ``504``, each with a short plain-text body and one log line.
+``x_for``, ``x_proto``, ``x_host``
+    How many proxies in front are trusted to set ``X-Forwarded-For`` / ``-Proto`` / ``-Host``,
+    counted like werkzeug's ``ProxyFix``. The default 0 trusts nothing a client sends: the Host is
+    ``HTTP_HOST`` (else ``SERVER_NAME``), the scheme ``wsgi.url_scheme``. Trusted values only steer
+    this middleware; the environ handed to the app is never changed (use ProxyFix for the app).
+``reload``
+    Seconds between checks of the bindings file (a path is required); 0 (default) never reloads.
+    See :mod:`osscname.middleware.reload`: a broken file is logged, the last good bindings serve on.
+``cache_size``
+    Most raw Host values remembered with their answer. Normalising a Host costs about a
+    microsecond; the cache makes repeated hosts (bound or not) cost one dict lookup. When full it is
+    emptied, so a flood of random Host values can neither grow it nor slow requests more than that.
+``ssl_context``
+    Context for https upstreams (default: :func:`ssl.create_default_context`).
+
+Semantics (the conformance corpus checks each of them)
+------------------------------------------------------
+* Host: normalised as nginx's ``$host`` (:func:`osscname.normalize_host`: lower-case, no port, no
+  trailing dot, IDN as A-labels); a value it cannot parse (bad port, spaces, ``@``, ``/``, bytes
+  IDNA rejects, over 300 characters) is unbound. Lookup: exact name, then wildcards, most specific
+  first (``*.x.com`` covers any depth below ``x.com``, not ``x.com``).
+* The request target is used as the client sent it: ``REQUEST_URI`` / ``RAW_URI`` when the server
+  provides them, else ``SCRIPT_NAME + PATH_INFO`` re-quoted per PEP 3333; the query verbatim.
+  Characters that cannot appear in a URL (controls, spaces, raw non-ASCII) are percent-encoded.
+* ``https.force``: a plain-http request gets ``301`` to ``https://<host><target>`` before anything
+  else. ``hsts``: ``Strict-Transport-Security: max-age=N`` on every https response of the binding
+  (redirects, proxied responses, and the 4xx/5xx the middleware makes).
+* ``mode: redirect``: the binding's status with ``Location`` = :meth:`Binding.location` (bucket URL +
+  prefix + path + index if the path ends in ``/`` + ``?query``), whatever the method; a short
+  plain-text body, none for HEAD.
+* ``mode: rewrite``: a streaming reverse proxy, see :mod:`osscname.middleware.proxy`. GET, HEAD and
+  OPTIONS are forwarded (no request body is sent), others get ``405`` with ``Allow: GET, HEAD,
+  OPTIONS``. Upstream target :meth:`Binding.object_path` + ``?query``; Host per ``upstream_host``;
+  end-to-end headers (``Range``, ``If-*``, ``Accept-Encoding``, ``Origin``, cookies, ...) forwarded,
+  hop-by-hop headers stripped both ways, ``X-Forwarded-For/-Proto/-Host`` set. Statuses, ``206``,
+  ``304``, ``416`` included, and ``Content-Length`` pass through. ``subdir`` (a folder URL without
+  slash whose object is missing): ``redirect`` (default, OSS Type 0) → ``302`` to
+  ``<scheme>://<host><path>/``; ``not_found`` (Type 1) → 404; ``serve`` (Type 2) → ``<path>/<index>``.
+  An upstream 404 with ``error_document`` serves that document with status 404.
+
+Decisions where the shared semantics left room (the other targets follow them):
+
+* ``error_document`` is a key under the binding's ``prefix``, like ``index``: a prefix makes that
+  folder the site's root, as the bucket is for OSS static website hosting.
+* index, ``subdir`` and ``error_document`` apply to GET and HEAD; OPTIONS (a CORS preflight about
+  the object) passes through as the upstream answered it.
+* A rewrite whose path holds a ``.`` or ``..`` segment (also percent-encoded) is answered ``400``:
+  the prefix confines a binding to a folder, and whether the upstream collapses dot segments is not
+  ours to guess (nginx refuses such paths too). Redirects keep such paths as sent: the client then
+  talks to the bucket host, which the Location never leaves.
+* A request without a Host header is looked up by ``SERVER_NAME`` (PEP 3333's fallback; nginx uses
+  the matching server's name).
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from typing import Any, Iterable, Mapping
+
+from osscname.hosts import normalize_host
+from osscname.loader import load_bindings
+from osscname.model import Binding, BindingSet
+
+from .proxy import Rewrite, Upstreams
+from .redirect import Action, ForceHttps, Redirect
+from .reload import Reloader
+from .request import trusted_value
+from .responses import StartResponse
+
+__all__ = ["CustomDomainMiddleware"]
+
+_UNSEEN: Any = object()
+#: (action, canonical host) for a bound raw Host value; None for an unbound one.
+_Hit = tuple[Action, str] | None
+
+
+class _Routes:
+    """One loaded bindings file: the host index, one action per binding, and the Host cache."""
+
+    __slots__ = ("bindings", "actions", "cache")
+
+    def __init__(self, bindings: BindingSet, actions: dict[str, Action]):
+        self.bindings = bindings
+        self.actions = actions
+        self.cache: dict[str, _Hit] = {}
+
+
+class CustomDomainMiddleware:
+    """Answer requests for bound custom domains from their buckets; pass every other request on."""
+
+    def __init__(
+        self,
+        app: Any,
+        bindings: str | os.PathLike[str] | BindingSet,
+        *,
+        upstreams: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        x_for: int = 0,
+        x_proto: int = 0,
+        x_host: int = 0,
+        reload: float = 0,
+        cache_size: int = 4096,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        if min(x_for, x_proto, x_host) < 0 or cache_size < 1 or timeout <= 0 or reload < 0:
+            raise ValueError("x_for, x_proto, x_host and reload must be >= 0, cache_size >= 1, timeout > 0")
+        self.app = app
+        self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
+        self._cache_size = cache_size
+        self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context)
+        loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
+        self._routes = self._route(loaded)
+        self._reloader: Reloader | None = None
+        if reload:
+            if isinstance(bindings, BindingSet):
+                raise ValueError("reload needs the bindings file's path, not a BindingSet")
+            self._reloader = Reloader(os.fspath(bindings), reload, self._install)
+
+    @property
+    def bindings(self) -> BindingSet:
+        """The bindings currently served (the last good file when reloading)."""
+        return self._routes.bindings
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if self._reloader is not None:
+            self._reloader.poll()
+        routes = self._routes
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        if self._x_host:
+            host = trusted_value(environ.get("HTTP_X_FORWARDED_HOST"), self._x_host) or host
+        hit = routes.cache.get(host, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = self._resolve(routes, host)
+        if hit is None:
+            return self.app(environ, start_response)
+        scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
+        if self._x_proto:
+            proto = trusted_value(environ.get("HTTP_X_FORWARDED_PROTO"), self._x_proto)
+            if proto in ("http", "https"):
+                scheme = proto
+        return hit[0](environ, start_response, hit[1], scheme)
+
+    def close(self) -> None:
+        """Close idle upstream connections (open ones close when their response ends)."""
+        self._upstreams.close()
+
+    def _resolve(self, routes: _Routes, host: str) -> _Hit:
+        name = normalize_host(host)
+        binding = None if name is None else routes.bindings.lookup(name)
+        hit = None if binding is None or name is None else (routes.actions[binding.domain], name)
+        cache = routes.cache
+        if len(cache) >= self._cache_size:
+            cache.clear()
+        cache[host] = hit
+        return hit
+
+    def _route(self, bindings: BindingSet) -> _Routes:
+        """Actions for every binding; bindings that differ only in their domain share one."""
+        shared: dict[tuple[Any, ...], Action] = {}
+        actions: dict[str, Action] = {}
+        for binding in bindings:
+            settings = binding[1:-2]  # every field but domain, line and column
+            action = shared.get(settings)
+            if action is None:
+                action = shared[settings] = self._action(binding)
+            actions[binding.domain] = action
+        return _Routes(bindings, actions)
+
+    def _action(self, binding: Binding) -> Action:
+        action: Action = Redirect(binding) if binding.mode == "redirect" else Rewrite(binding, self._upstreams, self._x_for)
+        return ForceHttps(action) if binding.https_force else action
+
+    def _install(self, bindings: BindingSet) -> None:
+        self._routes = self._route(bindings)

@@ -1,0 +1,360 @@
+"""Rewrite actions: a streaming reverse proxy from a custom domain to its bucket.
+
+Why http.client: it streams (``read1`` hands over what one ``recv`` got), keeps ``Content-Length``,
+and lets the request target go out byte for byte (``putrequest`` does not re-encode it).
+``webob.client`` reads whole bodies into memory and cannot serve a 1 GiB object.
+
+One :class:`Upstream` per (scheme, bucket host) holds a small pool of idle keep-alive connections.
+A connection goes back to the pool only when its response was read to the end and the upstream did
+not ask to close; an idle connection the upstream closed meanwhile is noticed (non-blocking peek)
+before reuse, and a request that still fails on a reused connection before any response byte
+arrived is retried once on a fresh one (GET/HEAD/OPTIONS are idempotent). A timed-out, failed or
+abandoned exchange closes its connection, so a client that goes away (the WSGI server then calls
+``close()`` on the body) closes the upstream connection too.
+
+Index, ``subdir`` and ``error_document`` follow OSS static website hosting, for GET and HEAD (an
+OPTIONS request is a CORS preflight about the object itself and passes straight through):
+
+* the 404 for the object is buffered (it is small), so the original answer can still be returned;
+* ``subdir: redirect`` (OSS Type 0, the default) probes ``<object>/<index>`` with HEAD and answers
+  302 to ``<scheme>://<host><path>/`` (+ ``?query``) if it exists; ``not_found`` (Type 1) does not
+  look; ``serve`` (Type 2) answers with ``<object>/<index>`` itself (Range and conditions apply);
+* then, if still 404, ``error_document`` (a key under the binding's prefix, fetched without Range
+  or conditions) is served with status 404.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import select
+import socket
+import ssl
+from typing import Iterable, Iterator, Mapping, Sequence
+
+from osscname.model import Binding
+
+from .redirect import SCHEMES, hsts_headers
+from .request import has_dot_segment, raw_target, trusted_value
+from .responses import Header, PlainResponse, StartResponse, status_line
+
+__all__ = ["Rewrite", "Upstreams", "FORWARDED_METHODS"]
+
+log = logging.getLogger("osscname.middleware")
+
+FORWARDED_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+ALLOW = "GET, HEAD, OPTIONS"
+#: Bytes handed to the WSGI server per write at most.
+CHUNK = 256 * 1024
+#: Largest 404 body kept in memory while index / error documents are looked up.
+BUFFERED_404 = 64 * 1024
+#: Idle connections kept per upstream.
+POOL_SIZE = 16
+
+#: RFC 9110 §7.6.1 hop-by-hop headers (plus the non-standard Proxy-Connection), lower-case.
+HOP_BY_HOP = frozenset(("connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
+                        "te", "trailer", "transfer-encoding", "upgrade"))  # fmt: skip
+#: Request headers never forwarded as received: hop-by-hop, the ones this proxy sets itself, and
+#: Expect (it is about a request body, which GET/HEAD/OPTIONS are not forwarded with).
+_NOT_FORWARDED = frozenset({"HTTP_" + name.upper().replace("-", "_") for name in HOP_BY_HOP}
+                           | {"HTTP_HOST", "HTTP_EXPECT", "HTTP_FORWARDED"})  # fmt: skip
+#: Conditions and ranges apply to the requested object, not to a probe or an error document.
+_CONDITIONAL = frozenset(("Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"))
+
+METHOD_NOT_ALLOWED = PlainResponse(405, "405 Method Not Allowed: this domain serves GET, HEAD and OPTIONS\n", [("Allow", ALLOW)])
+BAD_REQUEST = PlainResponse(400, "400 Bad Request\n")
+BAD_GATEWAY = PlainResponse(502, "502 Bad Gateway: the bucket could not be reached\n")
+GATEWAY_TIMEOUT = PlainResponse(504, "504 Gateway Timeout: the bucket did not answer in time\n")
+
+
+class _TLSConnection(http.client.HTTPConnection):
+    """HTTPS to an address that may differ from the bucket host (an upstream override), with the
+    certificate checked against, and SNI sent for, the bucket host."""
+
+    default_port = 443
+
+    def __init__(self, host: str, port: int, timeout: float, context: ssl.SSLContext, server_hostname: str):
+        super().__init__(host, port, timeout)
+        self._tls = context
+        self._server_hostname = server_hostname
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_hostname)
+
+
+def _split_address(address: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` → (host, port)."""
+    if address.startswith("["):
+        host, _, rest = address[1:].partition("]")
+        return host, int(rest[1:]) if rest.startswith(":") else default_port
+    host, colon, port = address.rpartition(":")
+    return (host, int(port)) if colon else (address, default_port)
+
+
+def _quiet(sock: socket.socket | None) -> bool:
+    """True if an idle connection has nothing to read: a closed one would read as end of file."""
+    if sock is None:
+        return False
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return not poller.poll(0)
+
+
+class Upstream:
+    """Connections to one bucket host over one scheme: a factory and a pool of idle connections."""
+
+    def __init__(self, scheme: str, bucket_host: str, address: str, timeout: float, context: ssl.SSLContext | None):
+        self.scheme = scheme
+        self.name = f"{scheme}://{bucket_host}" + ("" if address == bucket_host else f" via {address}")
+        self.timeout = timeout
+        self._host, self._port = _split_address(address, 443 if scheme == "https" else 80)
+        self._sni = _split_address(bucket_host, 0)[0]
+        self._context = context
+        self._idle: list[http.client.HTTPConnection] = []
+
+    def _connect(self) -> http.client.HTTPConnection:
+        if self.scheme == "https":
+            assert self._context is not None
+            return _TLSConnection(self._host, self._port, self.timeout, self._context, self._sni)
+        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+
+    def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection the upstream has not closed, else a new one; and whether it is reused."""
+        while self._idle:
+            try:
+                conn = self._idle.pop()
+            except IndexError:  # another thread took the last one
+                break
+            if _quiet(conn.sock):
+                return conn, True
+            conn.close()  # closed by the upstream, or it sent something unasked
+        return self._connect(), False
+
+    def release(self, conn: http.client.HTTPConnection) -> None:
+        if conn.sock is not None and len(self._idle) < POOL_SIZE:
+            self._idle.append(conn)
+        else:
+            conn.close()
+
+    def fetch(self, method: str, target: str, headers: Sequence[Header]) -> Fetched:
+        """Send one request and read the response head. Raises OSError / HTTPException / ValueError."""
+        conn, reused = self._checkout()
+        while True:
+            try:
+                conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    conn.putheader(name, value)
+                conn.endheaders()
+                return Fetched(self, conn, conn.getresponse())
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+                conn.close()
+                if not reused:
+                    raise
+                conn, reused = self._connect(), False
+            except BaseException:
+                conn.close()
+                raise
+
+    def close(self) -> None:
+        while self._idle:
+            self._idle.pop().close()
+
+
+class Upstreams:
+    """Every :class:`Upstream` of a middleware, made on first use and kept across reloads."""
+
+    def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None):
+        self._addresses = dict(addresses)
+        self._timeout = timeout
+        self._context = context
+        self._made: dict[tuple[str, str], Upstream] = {}
+
+    def get(self, scheme: str, bucket_host: str) -> Upstream:
+        upstream = self._made.get((scheme, bucket_host))
+        if upstream is None:
+            if scheme == "https" and self._context is None:
+                self._context = ssl.create_default_context()
+            address = self._addresses.get(bucket_host, bucket_host)
+            upstream = self._made.setdefault((scheme, bucket_host), Upstream(scheme, bucket_host, address, self._timeout, self._context))
+        return upstream
+
+    def close(self) -> None:
+        for upstream in list(self._made.values()):
+            upstream.close()
+
+
+class Fetched:
+    """One upstream response: status, end-to-end headers, and its body as a WSGI iterable."""
+
+    def __init__(self, upstream: Upstream, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+        self.upstream = upstream
+        self.conn = conn
+        self.response = response
+        self.status = response.status
+        self.buffered: bytes | None = None
+        self.broken = False
+        self.done = False
+
+    def headers(self) -> list[Header]:
+        """Response headers without hop-by-hop ones (nor those the upstream's Connection names)."""
+        items = self.response.getheaders()
+        drop = HOP_BY_HOP
+        connection = self.response.getheader("Connection")
+        if connection:
+            drop = drop | {token.strip().lower() for token in connection.split(",")}
+        out = []
+        for name, value in items:
+            if name.lower() not in drop:
+                if "\r" in value or "\n" in value:  # an obsolete folded header: unfold it
+                    value = " ".join(value.split())
+                out.append((name, value))
+        return out
+
+    def buffer(self) -> bool:
+        """Read a small body into memory and release the connection; False if it is too large."""
+        length = self.response.length
+        if length is not None and length > BUFFERED_404:
+            return False
+        try:
+            data = self.response.read(BUFFERED_404 + 1) if length is None else self.response.read()
+        except BaseException:
+            self.broken = True
+            self.finish()
+            raise
+        if len(data) > BUFFERED_404:
+            self.buffered = data  # streamed on from here: the body goes out unchanged
+            return False
+        self.buffered = data
+        self.finish()
+        return True
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.buffered:
+            yield self.buffered
+        read1 = self.response.read1
+        try:
+            while True:
+                data = read1(CHUNK)
+                if not data:
+                    return
+                yield data
+        except (OSError, http.client.HTTPException) as error:
+            self.broken = True
+            log.warning("upstream %s broke off a response body: %s", self.upstream.name, error or type(error).__name__)
+
+    def finish(self) -> None:
+        """Return the connection to the pool if the body was read to its end, else close it."""
+        if self.done:
+            return
+        self.done = True
+        response = self.response
+        if response.fp is not None and response.length == 0:
+            response.read()  # the end was reached: let http.client mark the response closed
+        if not self.broken and response.isclosed() and not response.length and not response.will_close:
+            self.upstream.release(self.conn)
+        else:
+            response.close()
+            self.conn.close()
+
+    close = finish  # the WSGI server calls close() when the body is done or the client went away
+
+
+class Rewrite:
+    """``mode: rewrite``: the object (or index / error document) streamed under the custom domain."""
+
+    __slots__ = ("bucket_host", "scheme", "host_header", "upstreams", "base", "index", "folder", "error_document", "extra", "trust_for")
+
+    def __init__(self, binding: Binding, upstreams: Upstreams, trust_for: int = 0):
+        # Only settings, never the domain: bindings that differ in their domain alone share an action.
+        self.bucket_host = binding.bucket_host
+        self.scheme = binding.scheme
+        #: Host sent upstream: the bucket host, or None for the canonical request host
+        self.host_header = binding.bucket_host if binding.upstream_host == "bucket" else None
+        self.upstreams = upstreams
+        self.base = f"{binding.base_path}/{binding.prefix_url}"
+        self.index = binding.index_url
+        #: subdir behaviour for a path without trailing slash: None (look no further) | redirect | serve
+        self.folder = binding.subdir if binding.index and binding.subdir != "not_found" else None
+        self.error_document = f"{self.base}{binding.error_document_url}" if binding.error_document else None
+        self.extra = hsts_headers(binding)
+        self.trust_for = trust_for
+
+    def __call__(self, environ: Mapping[str, object], start_response: StartResponse, host: str, scheme: str) -> Iterable[bytes]:
+        extra = self.extra[scheme]
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in FORWARDED_METHODS:
+            return METHOD_NOT_ALLOWED(environ, start_response, extra)
+        path, query = raw_target(environ)  # type: ignore[arg-type]
+        if has_dot_segment(path):
+            return BAD_REQUEST(environ, start_response, extra)
+        upstream = self.upstreams.get(self.scheme or scheme, self.bucket_host)
+        try:
+            status, headers, body = self._answer(upstream, str(method), path, query, self._headers(environ, host, scheme), host, scheme)
+        except TimeoutError:
+            log.warning("%s %s%s: upstream %s timed out after %gs", method, host, path, upstream.name, upstream.timeout)
+            return GATEWAY_TIMEOUT(environ, start_response, extra)
+        except (OSError, http.client.HTTPException) as error:
+            log.warning("%s %s%s: upstream %s failed: %s", method, host, path, upstream.name, error or type(error).__name__)
+            return BAD_GATEWAY(environ, start_response, extra)
+        except ValueError:  # a header value or target http.client refuses to send (control characters)
+            return BAD_REQUEST(environ, start_response, extra)
+        start_response(status, [*headers, *extra] if extra else headers)
+        return body
+
+    def object_path(self, path: str) -> str:
+        """Same as :meth:`Binding.object_path`, from precomputed pieces."""
+        target = self.base + path[1:]
+        return target + self.index if self.index and target[-1] == "/" else target
+
+    def _headers(self, environ: Mapping[str, object], host: str, scheme: str) -> list[Header]:
+        """End-to-end request headers as received, then Host and X-Forwarded-* set by this proxy."""
+        drop = _NOT_FORWARDED
+        connection = environ.get("HTTP_CONNECTION")
+        if connection:
+            drop = drop | {"HTTP_" + token.strip().upper().replace("-", "_") for token in str(connection).split(",")}
+        headers = [("Host", self.host_header or host)]
+        for key, value in environ.items():
+            if key[:5] == "HTTP_" and key not in drop and not key.startswith("HTTP_X_FORWARDED_"):
+                headers.append((key[5:].replace("_", "-").title(), str(value)))
+        client = str(environ.get("REMOTE_ADDR") or "unknown")
+        chain = environ.get("HTTP_X_FORWARDED_FOR") if self.trust_for else None
+        if chain:  # keep what the trusted proxies added, drop what the client may have made up
+            values = [value.strip() for value in str(chain).split(",")]
+            client = ", ".join([*values[-self.trust_for :], client])
+        headers += [("X-Forwarded-For", client), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
+        return headers
+
+    def _answer(self, upstream: Upstream, method: str, path: str, query: str, headers: list[Header], host: str, scheme: str) -> tuple[str, list[Header], Iterable[bytes]]:
+        target = self.object_path(path)
+        suffix = f"?{query}" if query else ""
+        fetched = upstream.fetch(method, target + suffix, headers)
+        if fetched.status != 404 or method == "OPTIONS" or not (self.folder or self.error_document) or not fetched.buffer():
+            return _relay(fetched)
+        plain = [header for header in headers if header[0] not in _CONDITIONAL]
+        if self.folder and path[-1] != "/":
+            folder = f"{target}/{self.index}"
+            if self.folder == "redirect":
+                probe = upstream.fetch("HEAD", folder, plain)
+                probe.finish()
+                if probe.status == 200:
+                    location = f"{scheme}://{host}{path}/{suffix}"
+                    return status_line(302), [("Location", location), ("Content-Type", "text/plain; charset=utf-8"),
+                                              ("Content-Length", str(len(_FOUND_BODY)))], [] if method == "HEAD" else [_FOUND_BODY]  # fmt: skip
+            else:
+                served = upstream.fetch(method, folder + suffix, headers)
+                if served.status != 404 or not served.buffer():
+                    return _relay(served)
+        if self.error_document:
+            document = upstream.fetch("HEAD" if method == "HEAD" else "GET", self.error_document, plain)
+            if document.status == 200:
+                document.status = 404
+            return _relay(document)
+        return _relay(fetched)
+
+
+_FOUND_BODY = f"{status_line(302)}\n".encode("ascii")
+
+
+def _relay(fetched: Fetched) -> tuple[str, list[Header], Iterable[bytes]]:
+    return status_line(fetched.status), fetched.headers(), fetched

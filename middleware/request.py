@@ -1,0 +1,74 @@
+"""What the middleware reads from a WSGI environ: the request target as sent, and trusted proxy values.
+
+Redirects and rewrites must carry the path exactly as the client sent it (its percent-encoding
+untouched, as nginx's ``$request_uri``), because re-encoding a decoded path is lossy (``%2F`` vs ``/``,
+``+`` vs ``%2B``). Servers that keep the raw target expose it (waitress ``REQUEST_URI``, gunicorn
+``RAW_URI``, werkzeug both); otherwise ``SCRIPT_NAME + PATH_INFO`` is re-quoted per PEP 3333.
+
+A raw target is used verbatim only when it is printable ASCII without spaces: anything else (a server
+that lets control characters or raw UTF-8 through) is percent-encoded here, so no byte a client sent
+can ever split a response header.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+from urllib.parse import quote, unquote
+
+__all__ = ["raw_target", "trusted_value", "has_dot_segment"]
+
+# RFC 3986 pchar (unreserved is always safe for quote()), and "/" between segments.
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+# For text that is already percent-encoded: keep "%" so existing escapes survive.
+_RAW_PATH_SAFE = _PATH_SAFE + "%"
+_RAW_QUERY_SAFE = _RAW_PATH_SAFE + "?"
+
+
+def _clean(text: str) -> bool:
+    """True if ``text`` can go into a URL and a header as it is (printable ASCII, no space)."""
+    return text.isascii() and text.isprintable() and " " not in text
+
+
+def _quote_text(text: str, safe: str) -> str:
+    """Percent-encode a WSGI string (bytes decoded as latin-1, PEP 3333), keeping ``safe``."""
+    try:
+        data = text.encode("latin-1")
+    except UnicodeEncodeError:  # a server (or test client) that handed over real text
+        data = text.encode("utf-8")
+    return quote(data, safe=safe)
+
+
+def raw_target(environ: Mapping[str, str]) -> tuple[str, str]:
+    """``(path, query)`` as the client sent them; the path always starts with ``/``."""
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if uri and uri[0] == "/":
+        path, _, query = uri.partition("?")
+        if not _clean(path):
+            path = _quote_text(path, _RAW_PATH_SAFE)
+    else:  # no raw target, or an absolute-form / asterisk target: rebuild from the decoded parts
+        path = _quote_text(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), _PATH_SAFE) or "/"
+        if path[0] != "/":
+            path = "/" + path
+        query = environ.get("QUERY_STRING", "")
+    if query and not _clean(query):
+        query = _quote_text(query, _RAW_QUERY_SAFE)
+    return path, query
+
+
+def trusted_value(header: str | None, trusted: int) -> str | None:
+    """The value the outermost of ``trusted`` proxies appended to a comma-separated header.
+
+    Like werkzeug's ProxyFix: with ``trusted`` proxies in front, the client-facing one added the
+    ``trusted``-th value from the right; anything further left came from the client. ``None`` when
+    not configured or when fewer values are present than proxies are trusted.
+    """
+    if not trusted or not header:
+        return None
+    values = [value.strip() for value in header.split(",")]
+    return values[-trusted] if len(values) >= trusted else None
+
+
+def has_dot_segment(path: str) -> bool:
+    """True if a raw path holds a ``.`` or ``..`` segment, literally or percent-encoded."""
+    decoded = unquote(path)
+    return "." in decoded and any(segment in (".", "..") for segment in decoded.split("/"))
