@@ -1,0 +1,202 @@
+"""``generate-dns``: the CNAME records that send each bound name to where it is served.
+
+Each record goes into its binding's DNS zone, which the core decides (``zones:`` in the file, else the
+Public Suffix List: :meth:`BindingSet.zone_of`), so one bindings file spanning several zones gives one
+snippet per zone. Two formats:
+
+* ``bind`` (default): one zone-file snippet per zone, ``$ORIGIN`` first, absolute names ending in a dot
+  (a name without its dot silently becomes relative to the zone). A snippet is not a whole zone: it is
+  meant to be ``$INCLUDE``d by the zone file, which carries ``$TTL``, SOA and NS. ``-o DIR`` writes
+  ``DIR/<zone>.zone``; stdout prints the snippets one after the other.
+* ``aliyun``: the same records as ``alicloud_alidns_record`` resources in Terraform JSON.
+
+Where records point: at the bucket host by default, so OSS serves the name itself (the name must be bound
+to the bucket, which ``generate-cdn --target aliyun`` also writes). ``--via-cdn`` points them at Alibaba CDN
+instead. The CNAME the CDN assigns is only known once the CDN domain exists: exact domains get
+``<domain>.<suffix>`` with a suffix that differs between accounts (``w.kunlunsl.com``, ``w.kunlunle.com``,
+...), so ``--via-cdn`` requires ``--cdn-cname-suffix`` copied from the CDN console rather than guessing it.
+``generate-cdn --target aliyun`` needs none of this: its records take the CDN resource's ``cname``.
+
+Refused by name: bindings at a zone apex (a CNAME cannot sit beside the apex's SOA and NS); wildcard
+bindings (OSS binds no wildcard domain, and the CNAME the CDN gives a wildcard domain is not derived from
+its name: ``generate-cdn --target aliyun`` writes that record); custom endpoints (``host:port/path`` is not
+something a CNAME can point at).
+
+Every name written is checked against a strict host-name pattern on top of the template guard, because
+zone files give meaning to characters the guard lets through (``(``, ``)``, ``@``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+from markupsafe import Markup
+
+from osscname.hosts import DomainError, parse_domain
+from osscname.loader import load_bindings
+from osscname.model import Binding, BindingSet
+
+from . import base
+from .cdn import resource_name
+
+__all__ = ["FORMATS", "FileZones", "apex_refusal", "main"]
+
+FORMATS = ("bind", "aliyun")
+DEFAULT_TTL = 600
+_DNS_NAME = re.compile(r"(?:\*\.)?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+")
+
+
+class Record(NamedTuple):
+    zone: str  #: the zone holding the record, without trailing dot
+    name: str  #: the binding's domain, without trailing dot
+    target: str  #: the CNAME target, without trailing dot
+
+
+class FileZones:
+    """The zone of a binding, for refusals.
+
+    :func:`base.run` hands a refusal the binding and the arguments but not the :class:`BindingSet` whose
+    ``zones`` decide a binding's zone, so the file is read again, once, on first use.
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._bindings: BindingSet | None = None
+
+    def of(self, binding: Binding) -> str:
+        if self._bindings is None:
+            self._bindings = load_bindings(Path(self.path))
+        return self._bindings.zone_of(binding)
+
+
+def apex_refusal(binding: Binding, zone: str) -> str | None:
+    """Why a binding at its zone's apex gets no CNAME, or ``None``."""
+    if binding.domain != zone:
+        return None
+    return (
+        f"{binding.domain} is the apex of zone {zone}, and a zone apex cannot be a CNAME (it would sit beside "
+        f"the zone's SOA and NS records): bind a name below it, such as www.{zone}, or use your DNS "
+        f"provider's ALIAS / CNAME-flattening record by hand"
+    )
+
+
+def relative_name(name: str, zone: str) -> str:
+    """The record name relative to its zone (``img`` for ``img.abc.com`` in ``abc.com``; ``@`` at the apex)."""
+    return "@" if name == zone else name[: -len(zone) - 1]
+
+
+def absolute(name: str) -> str:
+    """A fully qualified name with its trailing dot, refused unless it is a plain host name."""
+    text = f"{name}."
+    if not _DNS_NAME.fullmatch(text):
+        raise base.UnsafeValue(f"refusing to write {name!r} into a zone file: it is not a host name")
+    return text
+
+
+def _refusal(zones: FileZones) -> Callable[[Binding, argparse.Namespace], str | None]:
+    def refusal(binding: Binding, _: argparse.Namespace) -> str | None:
+        if binding.endpoint_type == "custom":
+            return (
+                f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket host, and a CNAME "
+                f"cannot point at a port or a path: point the name at the server that answers for it"
+            )
+        if binding.is_wildcard:
+            return (
+                "OSS binds no wildcard domain, so the name can only point at a CDN, and the CNAME Alibaba CDN "
+                "assigns to a wildcard domain is not derived from its name: generate-cdn --target aliyun "
+                "writes this record from the CDN domain's cname"
+            )
+        return apex_refusal(binding, zones.of(binding))
+
+    return refusal
+
+
+def _records(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> list[Record]:
+    suffix = args.cdn_cname_suffix if args.via_cdn else None
+    return [
+        Record(bindings.zone_of(b), b.domain, f"{b.domain}.{suffix}" if suffix else b.bucket_host)
+        for b in kept
+    ]
+
+
+def _bind(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> dict[str, str]:
+    by_zone: dict[str, list[tuple[str, str]]] = {}
+    for record in _records(bindings, kept, args):
+        by_zone.setdefault(record.zone, []).append((absolute(record.name), absolute(record.target)))
+    template = base.environment().get_template("dns_bind.j2")
+    return {
+        f"{zone}.zone": template.render(origin=absolute(zone), zone=zone, records=records, ttl=args.ttl, via_cdn=args.via_cdn)
+        for zone, records in by_zone.items()
+    }
+
+
+def _alidns(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
+    resources: dict[str, dict[str, Any]] = {}
+    for record in _records(bindings, kept, args):
+        resources[resource_name(record.name)] = {
+            "domain_name": record.zone,
+            "rr": relative_name(record.name, record.zone),
+            "type": "CNAME",
+            "value": record.target,
+            "ttl": args.ttl,
+        }
+    document = {
+        "//": Markup(
+            "Generated by generate-dns --format aliyun from a bindings file: change the bindings and "
+            "regenerate rather than editing. "
+            + ("CNAME records to Alibaba CDN (--via-cdn)." if args.via_cdn else
+               "CNAME records to the bucket hosts: OSS serves each name itself once it is bound to the "
+               "bucket (generate-cdn --target aliyun writes that binding).")  # fmt: skip
+        ),
+        "resource": {"alicloud_alidns_record": resources} if resources else {},
+    }
+    return base.environment().get_template("aliyun.j2").render(document=document)
+
+
+def _ttl(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 2147483647:
+        raise argparse.ArgumentTypeError(f"expected a TTL in seconds (1 to 2147483647), got {text!r}")
+    return int(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = base.make_parser(
+        "generate-dns",
+        "Generate the CNAME records of a bindings file, one zone snippet per DNS zone. A snippet is not a "
+        "whole zone: $INCLUDE it from the zone file, which holds $TTL, SOA and NS. Records point at the "
+        "bucket host (OSS then serves the name itself once it is bound to the bucket) or, with --via-cdn, "
+        "at Alibaba CDN.",
+    )
+    parser.add_argument("--format", choices=FORMATS, default=FORMATS[0],
+                        help="bind: zone-file snippets, -o DIR writes DIR/<zone>.zone; aliyun: alicloud_alidns_record Terraform JSON (default: bind)")  # fmt: skip
+    parser.add_argument("--via-cdn", action="store_true",
+                        help="point the names at Alibaba CDN: <domain>.<SUFFIX>, which needs --cdn-cname-suffix. "
+                             "generate-cdn --target aliyun writes these records itself from the CDN domain's cname; "
+                             "use this when the CDN is managed elsewhere")  # fmt: skip
+    parser.add_argument("--cdn-cname-suffix", metavar="SUFFIX",
+                        help="the suffix of the CNAMEs your CDN domains were given, as the CDN console shows "
+                             "them (e.g. w.kunlunsl.com): it differs between accounts, so it is never guessed")  # fmt: skip
+    parser.add_argument("--ttl", type=_ttl, default=DEFAULT_TTL, help=f"record TTL in seconds (default: {DEFAULT_TTL})")
+
+    def plan(args: argparse.Namespace) -> base.Target:
+        if args.via_cdn != bool(args.cdn_cname_suffix):
+            parser.error("--via-cdn and --cdn-cname-suffix go together: the CDN's CNAME is <domain>.<SUFFIX>, "
+                         "with the suffix from the CDN console (or use generate-cdn --target aliyun, whose records "
+                         "take the CDN domain's cname)")  # fmt: skip
+        if args.via_cdn:
+            try:
+                args.cdn_cname_suffix = parse_domain(args.cdn_cname_suffix, wildcard=False)
+            except DomainError as error:
+                parser.error(f"--cdn-cname-suffix {args.cdn_cname_suffix!r} {error}")
+        render = _bind if args.format == "bind" else _alidns
+        return base.Target(refusal=_refusal(FileZones(args.file)), render=render)
+
+    return base.run(parser, plan, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
