@@ -92,14 +92,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "call, chosen with --target and --format. Bindings the target cannot express as the middleware "
         "does are refused by name (FILE:LINE) with what to change.",
     )
+    modules = _target_modules()
+    formats = "; ".join(f"{name}: {' | '.join(module.FORMATS)}" for name, module in modules.items())
     parser.add_argument("--target", required=True, choices=TARGETS, help="which CDN")
-    parser.add_argument("--format", metavar="F", help="which artifact of the target (default: the target's first); aliyun: terraform | api")
+    parser.add_argument("--format", metavar="F", help=f"which artifact of the target, the first being the default ({formats})")
     parser.add_argument(
         "--viewer-scheme", choices=("http", "https"), default="https",
         help="scheme assumed for bindings that leave scheme unset, on targets that cannot see the viewer's "
              "scheme (aliyun, cloudfront); the output's header comment says so (default: https)",
     )  # fmt: skip
-    modules = _target_modules()
     for module in modules.values():
         module.add_arguments(parser)
 
