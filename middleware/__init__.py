@@ -65,8 +65,9 @@ Semantics (the conformance corpus checks each of them)
 
 Decisions where the shared semantics left room (the other targets follow them):
 
-* ``error_document`` is a key under the binding's ``prefix``, like ``index``: a prefix makes that
-  folder the site's root, as the bucket is for OSS static website hosting.
+* ``error_document`` is an object key from the bucket's root (after a custom endpoint's path), not
+  under ``prefix``: it is a key as OSS static website hosting has it (one per bucket), whereas
+  ``index`` is a file name appended to folders under the prefix.
 * index, ``subdir`` and ``error_document`` apply to GET and HEAD; OPTIONS (a CORS preflight about
   the object) passes through as the upstream answered it.
 * A rewrite whose path holds a ``.`` or ``..`` segment (also percent-encoded) is answered ``400``:

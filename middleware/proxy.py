@@ -19,8 +19,8 @@ OPTIONS request is a CORS preflight about the object itself and passes straight 
 * ``subdir: redirect`` (OSS Type 0, the default) probes ``<object>/<index>`` with HEAD and answers
   302 to ``<scheme>://<host><path>/`` (+ ``?query``) if it exists; ``not_found`` (Type 1) does not
   look; ``serve`` (Type 2) answers with ``<object>/<index>`` itself (Range and conditions apply);
-* then, if still 404, ``error_document`` (a key under the binding's prefix, fetched without Range
-  or conditions) is served with status 404.
+* then, if still 404, ``error_document`` (an object key from the bucket's root, not under the
+  prefix; fetched without Range or conditions) is served with status 404.
 """
 
 from __future__ import annotations
@@ -276,7 +276,7 @@ class Rewrite:
         self.index = binding.index_url
         #: subdir behaviour for a path without trailing slash: None (look no further) | redirect | serve
         self.folder = binding.subdir if binding.index and binding.subdir != "not_found" else None
-        self.error_document = f"{self.base}{binding.error_document_url}" if binding.error_document else None
+        self.error_document = f"{binding.base_path}/{binding.error_document_url}" if binding.error_document else None
         self.extra = hsts_headers(binding)
         self.trust_for = trust_for
 
