@@ -103,7 +103,7 @@ def entry(binding: Binding) -> dict[str, Any]:
         "scheme": binding.scheme,
         "index": binding.index_url or None,
         "subdir": binding.subdir if binding.mode == "rewrite" and binding.index else None,
-        "error": binding.object_path("/" + binding.error_document_url) if binding.error_document else None,
+        "error": f"{binding.base_path}/{binding.error_document_url}" if binding.error_document else None,
         "force": binding.https_force or None,
         "hsts": binding.hsts or None,
     }

@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from webob import Request
 
 from osscname.generators import base, cdn, cloudfront
 from osscname.loader import BindingError, load_bindings
+from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
-from realserver import REPO, require_binary
+from realserver import REPO, free_port, require_binary
 
 HARNESS = REPO / "tests" / "js" / "cloudfront-harness.mjs"
 EXAMPLE = REPO / "examples" / "bindings.yaml"
@@ -147,6 +149,9 @@ REQUESTS = [
     ("rewrite-head", "https", "HEAD", "y.eu.cdn.example.com", "/docs/a.css"),
     ("rewrite-options-root", "https", "OPTIONS", "y.eu.cdn.example.com", "/"),
     ("rewrite-delete-405", "https", "DELETE", "y.eu.cdn.example.com", "/docs/a.css"),
+    ("rewrite-dot-segment-400", "https", "GET", "y.eu.cdn.example.com", "/docs/%2e%2E/secret"),
+    ("redirect-dot-segment-kept", "https", "GET", "img.example.com", "/a/../b"),
+    ("redirect-head-no-body", "https", "HEAD", "img.example.com", "/h"),
     ("rewrite-own-scheme-http", "https", "GET", "plain.example.com", "/p/q.txt"),
     ("unbound", "https", "GET", "other.example.com", "/logo.png"),
     ("unbound-no-binding-above", "https", "GET", "example.com", "/"),
@@ -160,29 +165,47 @@ FOCUS_ARGS = {"http": ["--viewer-scheme", "http", "--skip-unsupported"], "https"
 VARIANTS = ["inline-raw", "inline-parsed", "kvs-raw", "kvs-parsed"]
 
 
+#: Headers the function's own answers carry, compared with the middleware's.
+ANSWER_HEADERS = ("location", "allow", "strict-transport-security", "content-type")
+
+
+def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"app\n"]
+
+
 def expected(bindings: BindingSet, scheme: str, method: str, host: str, target: str) -> dict[str, Any]:
-    """What the middleware does for this request, in the shape :func:`observed` reports."""
+    """What the middleware does with this request, in the shape :func:`observed` reports.
+
+    The middleware answers redirects, 405 and 400 itself: those are compared as they come out of it.
+    Every bucket host is pointed at a closed port, so a request it proxies comes back 502; for those
+    the expectation is where the request goes: the bucket host and :meth:`Binding.object_path`.
+    """
+    closed = f"127.0.0.1:{free_port()}"
+    middleware = CustomDomainMiddleware(app, bindings, upstreams={b.bucket_host: closed for b in bindings}, timeout=5)
+    environ = {"wsgi.url_scheme": scheme, "REQUEST_URI": target, "HTTP_HOST": host}
+    answer = Request.blank(target, environ, method=method).get_response(middleware)
     binding = bindings.match(host)
-    path, _, query = target.partition("?")
+    path = target.partition("?")[0]
     if binding is None:
+        assert answer.body == b"app\n"
         return {"pass": None, "uri": path}
-    if binding.mode == "redirect":
-        headers = {"location": binding.location(scheme, path, query)}
-        if binding.hsts and scheme == "https":
-            headers["strict-transport-security"] = f"max-age={binding.hsts}"
-        return {"status": binding.status, "headers": headers}
-    if method not in ("GET", "HEAD", "OPTIONS"):
-        return {"status": 405, "headers": {"allow": "GET, HEAD, OPTIONS"}}
-    return {"pass": {"domainName": binding.bucket_host, "scheme": binding.scheme or scheme}, "uri": binding.object_path(path)}
+    if answer.status_int == 502:
+        return {"pass": {"domainName": binding.bucket_host, "scheme": binding.scheme or scheme}, "uri": binding.object_path(path)}
+    headers = {name: answer.headers[name] for name in ANSWER_HEADERS if name in answer.headers}
+    return {"status": answer.status_int, "headers": headers, "body": answer.text}
 
 
-def observed(result: dict[str, Any]) -> dict[str, Any]:
-    """A harness result reduced to what the middleware comparison needs (status + headers, or where
-    the request goes on to: ``pass`` None is the default origin, the app)."""
+def observed(result: dict[str, Any], method: str) -> dict[str, Any]:
+    """A harness result reduced to what the comparison needs: the function's answer (the body as
+    CloudFront sends it: none for HEAD), or where the request goes on to (``pass`` None: the default
+    origin, the app)."""
     assert "error" not in result, result["error"]
     if "response" in result:
         response = result["response"]
-        return {"status": response["statusCode"], "headers": {name: field["value"] for name, field in response["headers"].items()}}
+        assert response["body"]["encoding"] == "text"
+        headers = {name: field["value"] for name, field in response["headers"].items()}
+        return {"status": response["statusCode"], "headers": headers, "body": "" if method == "HEAD" else response["body"]["data"]}
     origins = result["origins"]
     assert len(origins) <= 1
     if not origins:
@@ -228,12 +251,12 @@ def test_function_answers_like_the_middleware(focus: dict, tmp_path: Path, varia
     bindings = load_bindings(write(tmp_path, FOCUS))
     path, _, query = target.partition("?")
     want = expected(bindings, scheme, method, host, target if variant.endswith("raw") else f"{path}?{rebuilt(query)}")
-    assert observed(focus[(variant, name)]) == want
+    assert observed(focus[(variant, name)], method) == want
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_rebuilt_query_keeps_only_simple_pairs(focus: dict, variant: str) -> None:
-    location = observed(focus[(variant, "redirect-prefix-multivalue")])["headers"]["location"]
+    location = observed(focus[(variant, "redirect-prefix-multivalue")], "GET")["headers"]["location"]
     query = "a=1&b&a=2" if variant.endswith("raw") else "a=1&a=2&b="
     assert location == f"https://ex-dl.oss-ap-southeast-1.aliyuncs.com/releases/v1/app.tgz?{query}"
 
@@ -241,7 +264,7 @@ def test_rebuilt_query_keeps_only_simple_pairs(focus: dict, variant: str) -> Non
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_hosts_deeper_than_one_label_never_reach_the_function(focus: dict, variant: str, tmp_path: Path) -> None:
     assert load_bindings(write(tmp_path, FOCUS)).match("a.b.cdn.example.com") is not None  # the middleware binds it
-    assert observed(focus[(variant, "deeper-than-one-label")]) == {"pass": None, "uri": "/x"}
+    assert observed(focus[(variant, "deeper-than-one-label")], "GET") == {"pass": None, "uri": "/x"}
 
 
 # --- refusals, by name --------------------------------------------------------------------------
