@@ -297,3 +297,167 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, 
     with pytest.raises(base.UnsafeValue):
         cloudflare.render(BindingSet((bad,), zones=("example.com",)), [bad], args)
     assert cloudflare.render(bindings, [binding], args)  # the same call renders the loaded binding
+
+
+# --- the Worker in workerd ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Served:
+    """A workerd serving one generated Worker over http and https on 127.0.0.1."""
+
+    http_port: int
+    https_port: int
+    log: Path
+
+    def port(self, scheme: str) -> int:
+        return self.https_port if scheme == "https" else self.http_port
+
+
+CONFIG = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = (modules = [(name = "worker.js", esModule = embed "worker.js")],
+                              compatibilityDate = "2024-09-23", globalOutbound = "router")),
+    (name = "router", worker = (modules = [(name = "router.mjs", esModule = embed "router.mjs")],
+                                compatibilityDate = "2024-09-23",
+                                bindings = [(name = "ORIGIN", service = "origin"), (name = "BUCKETS", json = embed "buckets.json")])),
+    (name = "origin", external = (address = "{origin}", http = ())),
+  ],
+  sockets = [
+    (name = "http", address = "127.0.0.1:{http}", http = (), service = "main"),
+    (name = "https", address = "127.0.0.1:{https}", service = "main",
+     https = (options = (), tlsOptions = (keypair = (privateKey = embed "key.pem", certificateChain = embed "cert.pem")))),
+  ],
+);
+"""
+
+
+@contextlib.contextmanager
+def workerd(folder: Path, worker: str, origin: str, bucket_hosts: list[str]) -> Iterator[Served]:
+    """Serve ``worker`` with its fetches to ``bucket_hosts`` going to ``origin`` (ADDR:PORT)."""
+    binary = require_binary("workerd", WORKERD_BINARY)
+    openssl = require_binary("openssl")
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                    "-subj", "/CN=osscname-test", "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem")],
+                   check=True, capture_output=True, timeout=60)  # fmt: skip
+    (folder / "worker.js").write_text(worker, encoding="utf-8")
+    (folder / "router.mjs").write_text((JS / "workerd-router.mjs").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "buckets.json").write_text(json.dumps(sorted(set(bucket_hosts))), encoding="utf-8")
+    ports = {"http": free_port(), "https": free_port()}
+    (folder / "config.capnp").write_text(CONFIG.format(origin=origin, **ports), encoding="utf-8")
+    log = folder / "workerd.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([binary, "serve", "config.capnp"], cwd=folder, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        for port in ports.values():
+            wait_for_port(port, process)
+        yield Served(ports["http"], ports["https"], log)
+    finally:
+        stop(process)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    headers: dict[str, str]  #: lower-case names
+    body: bytes
+
+
+def send(port: int, tls: bool, method: str, host: str, target: str, headers: dict[str, str] | None = None) -> Answer:
+    """One request with the target byte for byte as given (no re-encoding) and exactly this Host."""
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection("127.0.0.1", port, timeout=15, context=context)
+    else:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    try:
+        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", host)
+        for name, value in (headers or {}).items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, response.read())
+    finally:
+        connection.close()
+
+
+WORKER_FOCUS = """\
+version: 1
+defaults: {region: ap-southeast-1}
+bindings:
+  - {domain: img.example.com, bucket: ex-img}
+  - {domain: dl.example.com, bucket: ex-dl, status: 307, prefix: releases/, index: index.html}
+  - {domain: "*.cdn.example.com", bucket: ex-cdn, scheme: https}
+  - {domain: "*.eu.cdn.example.com", bucket: ex-eu, mode: rewrite, prefix: site/, index: index.html, subdir: not_found}
+  - {domain: secure.example.com, bucket: ex-secure, mode: rewrite, error_document: e.html, https: {force: true, hsts: 600}}
+  - {domain: go.example.com, bucket: ex-go, https: {force: true, hsts: 60}}
+  - {domain: bücher.example.com, bucket: ex-books, status: 308}
+"""
+#: (scheme, method, Host header, request target): compared with the middleware. The bucket hosts
+#: point at a closed port here, so a proxied request is a 502 from both.
+WORKER_REQUESTS = [
+    pytest.param(*r, id="-".join(r[:3]) + r[3])
+    for r in [
+        ("http", "GET", "img.example.com", "/logo.png?x=1&y"),
+        ("https", "GET", "IMG.Example.COM.", "/a%20b/%E4%B8%AD.png?q=%2F"),
+        ("http", "POST", "img.example.com", "/form"),
+        ("http", "HEAD", "img.example.com", "/h"),
+        ("http", "GET", "img.example.com", "/a/../b"),
+        ("https", "GET", "dl.example.com", "/v1/"),
+        ("http", "GET", "a.b.cdn.example.com", "/deep?k"),
+        ("http", "GET", "x.y.eu.cdn.example.com", "/docs/"),
+        ("http", "DELETE", "x.eu.cdn.example.com", "/docs/a.css"),
+        ("http", "GET", "x.eu.cdn.example.com", "/docs/%2e%2E/secret"),
+        ("http", "GET", "secure.example.com", "/s?k=v"),
+        ("https", "GET", "secure.example.com", "/s?k=v"),
+        ("https", "PUT", "secure.example.com", "/s"),
+        ("http", "GET", "go.example.com", "/g/"),
+        ("https", "GET", "go.example.com", "/g/?q"),
+        ("https", "GET", "xn--bcher-kva.example.com", "/b.pdf"),
+        ("http", "GET", "other.example.com", "/"),
+        ("http", "GET", "cdn.example.com", "/"),
+    ]
+]
+COMPARED = ("location", "allow", "strict-transport-security", "content-type")
+
+
+def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"app\n"]
+
+
+def middleware_answer(bindings: BindingSet, closed: str, scheme: str, method: str, host: str, target: str) -> Answer:
+    from webob import Request
+
+    from osscname.middleware import CustomDomainMiddleware
+
+    middleware = CustomDomainMiddleware(app, bindings, upstreams={b.bucket_host: closed for b in bindings}, timeout=5)
+    environ = {"wsgi.url_scheme": scheme, "REQUEST_URI": target, "HTTP_HOST": host}
+    response = Request.blank(target, environ, method=method).get_response(middleware)
+    return Answer(response.status_int, {k.lower(): v for k, v in response.headers.items()}, response.body)
+
+
+@pytest.fixture(scope="module")
+def focus_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[BindingSet, str, Served]]:
+    folder = tmp_path_factory.mktemp("worker-focus")
+    source = write(folder, WORKER_FOCUS)
+    made = generate(source)
+    assert made.code == 0, made.err
+    bindings = load_bindings(source)
+    closed = f"127.0.0.1:{free_port()}"
+    with workerd(folder / "workerd", made.out, closed, [b.bucket_host for b in bindings]) as served:
+        yield bindings, closed, served
+
+
+@pytest.mark.parametrize("scheme,method,host,target", WORKER_REQUESTS)
+def test_worker_answers_like_the_middleware(focus_worker: tuple[BindingSet, str, Served], scheme: str, method: str, host: str, target: str) -> None:
+    bindings, closed, served = focus_worker
+    want = middleware_answer(bindings, closed, scheme, method, host, target)
+    got = send(served.port(scheme), scheme == "https", method, host, target)
+    assert (got.status, {k: got.headers.get(k) for k in COMPARED}, got.body) == (want.status, {k: want.headers.get(k) for k in COMPARED}, want.body)
