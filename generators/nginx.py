@@ -409,7 +409,7 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
         "emit_hash_sizes": not args.no_hash_sizes,
         "records": [(b.domain, record(b)) for b in kept],
         "upstreams": upstreams,
-        "listens": [(listen.address + (" ssl" if listen.ssl else "")) for listen in args.listen],
+        "listens": args.listen,
         "ssl_certificate": Markup(args.ssl_certificate) if ssl else None,
         "ssl_certificate_key": Markup(args.ssl_certificate_key) if ssl else None,
         "resolvers": list(args.resolver or ()),
