@@ -559,43 +559,43 @@ def test_defaults_may_be_empty() -> None:
 # --- canonical values ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("field", "value", "attribute", "expected"),
-    [
-        pytest.param("domain", "IMG.Abc.COM.", "domain", "img.abc.com", id="domain-case-dot"),
-        pytest.param("domain", "bücher.abc.com", "domain", "xn--bcher-kva.abc.com", id="domain-idn"),
-        pytest.param("domain", "'*.CDN.abc.com'", "domain", "*.cdn.abc.com", id="domain-wildcard"),
-        pytest.param("prefix", "public", "prefix", "public/", id="prefix-adds-slash"),
-        pytest.param("prefix", "/public/", "prefix", "public/", id="prefix-drops-leading-slash"),
-        pytest.param("prefix", "//a/b//", "prefix", "a/b/", id="prefix-many-slashes"),
-        pytest.param("prefix", "/", "prefix", "", id="prefix-root"),
-        pytest.param("prefix", "图片/100%", "prefix", "图片/100%/", id="prefix-unencoded"),
-        pytest.param("index", "index.html", "index", "index.html", id="index"),
-        pytest.param("index", "默认页.html", "index", "默认页.html", id="index-unicode"),
-        pytest.param("status", "308", "status", 308, id="status"),
-        pytest.param("scheme", "https", "scheme", "https", id="scheme"),
-        pytest.param("icp", "浙ICP备12345678号-12", "icp", "浙ICP备12345678号-12", id="icp-with-suffix"),
-    ],
-)
+CANONICAL_VALUES = [
+    pytest.param("domain", "IMG.Abc.COM.", "domain", "img.abc.com", id="domain-case-dot"),
+    pytest.param("domain", "bücher.abc.com", "domain", "xn--bcher-kva.abc.com", id="domain-idn"),
+    pytest.param("domain", "'*.CDN.abc.com'", "domain", "*.cdn.abc.com", id="domain-wildcard"),
+    pytest.param("prefix", "public", "prefix", "public/", id="prefix-adds-slash"),
+    pytest.param("prefix", "/public/", "prefix", "public/", id="prefix-drops-leading-slash"),
+    pytest.param("prefix", "//a/b//", "prefix", "a/b/", id="prefix-many-slashes"),
+    pytest.param("prefix", "/", "prefix", "", id="prefix-root"),
+    pytest.param("prefix", "图片/100%", "prefix", "图片/100%/", id="prefix-unencoded"),
+    pytest.param("index", "index.html", "index", "index.html", id="index"),
+    pytest.param("index", "默认页.html", "index", "默认页.html", id="index-unicode"),
+    pytest.param("status", "308", "status", 308, id="status"),
+    pytest.param("scheme", "https", "scheme", "https", id="scheme"),
+    pytest.param("icp", "浙ICP备12345678号-12", "icp", "浙ICP备12345678号-12", id="icp-with-suffix"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "attribute", "expected"), CANONICAL_VALUES)
 def test_canonical_values(field: str, value: str, attribute: str, expected: Any) -> None:
     text, _, _ = binding_text(field, value)
     assert getattr(only_binding(text), attribute) == expected
 
 
-@pytest.mark.parametrize(
-    ("endpoint", "scheme", "bucket_host", "base_path"),
-    [
-        pytest.param("http://127.0.0.1:9000/assets", "http", "127.0.0.1:9000", "/assets", id="ipv4-port-path"),
-        pytest.param("https://MinIO.Example.org/a/b/", "https", "minio.example.org", "/a/b", id="https-case-trailing-slash"),
-        pytest.param("HTTP://minio.example.org:80", "http", "minio.example.org", "", id="default-port-dropped"),
-        pytest.param("https://minio.example.org:443/", "https", "minio.example.org", "", id="default-https-port-dropped"),
-        pytest.param("https://minio.example.org:80/", "https", "minio.example.org:80", "", id="other-port-kept"),
-        pytest.param("http://[::1]:9000/x", "http", "[::1]:9000", "/x", id="ipv6"),
-        pytest.param("http://localhost:9000", "http", "localhost:9000", "", id="localhost"),
-        pytest.param("http://bücher.example.org", "http", "xn--bcher-kva.example.org", "", id="idn-host"),
-        pytest.param("http://x.com/a%20b", "http", "x.com", "/a%20b", id="percent-encoded-path-kept"),
-    ],
-)
+ENDPOINT_VALUES = [
+    pytest.param("http://127.0.0.1:9000/assets", "http", "127.0.0.1:9000", "/assets", id="ipv4-port-path"),
+    pytest.param("https://MinIO.Example.org/a/b/", "https", "minio.example.org", "/a/b", id="https-case-trailing-slash"),
+    pytest.param("HTTP://minio.example.org:80", "http", "minio.example.org", "", id="default-port-dropped"),
+    pytest.param("https://minio.example.org:443/", "https", "minio.example.org", "", id="default-https-port-dropped"),
+    pytest.param("https://minio.example.org:80/", "https", "minio.example.org:80", "", id="other-port-kept"),
+    pytest.param("http://[::1]:9000/x", "http", "[::1]:9000", "/x", id="ipv6"),
+    pytest.param("http://localhost:9000", "http", "localhost:9000", "", id="localhost"),
+    pytest.param("http://bücher.example.org", "http", "xn--bcher-kva.example.org", "", id="idn-host"),
+    pytest.param("http://x.com/a%20b", "http", "x.com", "/a%20b", id="percent-encoded-path-kept"),
+]
+
+
+@pytest.mark.parametrize(("endpoint", "scheme", "bucket_host", "base_path"), ENDPOINT_VALUES)
 def test_endpoint_values(endpoint: str, scheme: str, bucket_host: str, base_path: str) -> None:
     text, _, _ = binding_text("endpoint", endpoint)
     binding = only_binding(text)
@@ -715,6 +715,38 @@ def test_file_with_many_mistakes_reports_each_once_sorted() -> None:
     assert caught.value.problems == sorted(caught.value.problems)
     assert all(type(problem) is Problem for problem in caught.value.problems)
     assert caught.value.source == src
+
+
+def expectations(path: Path) -> list[tuple[int, int, str]]:
+    """The ``# expect: LINE:COL message`` header lines of a fixture."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# expect: "):
+            position, message = line[len("# expect: ") :].split(" ", 1)
+            row, column = position.split(":")
+            out.append((int(row), int(column), message))
+    return out
+
+
+def fixture_params(folder: str) -> list[Any]:
+    return [pytest.param(path, id=path.stem) for path in sorted((FIXTURES / folder).glob("*.yaml"))]
+
+
+@pytest.mark.parametrize("path", fixture_params("local") + fixture_params("validator_only"))
+def test_fixture_problems(path: Path) -> None:
+    expected = expectations(path)
+    assert expected, f"{path} has no '# expect:' line"
+    with pytest.raises(BindingError) as caught:
+        load_bindings(path)
+    found = caught.value.lines()
+    assert [tuple(map(int, line[len(str(path)) + 1 :].split(":")[:2])) for line in found] == [(r, c) for r, c, _ in expected], found
+    for line, (_, _, message) in zip(found, expected):
+        assert message in line
+
+
+@pytest.mark.parametrize("path", fixture_params("valid"))
+def test_valid_fixtures_load(path: Path) -> None:
+    assert len(load_bindings(path)) > 0
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
