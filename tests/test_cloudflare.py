@@ -461,3 +461,63 @@ def test_worker_answers_like_the_middleware(focus_worker: tuple[BindingSet, str,
     want = middleware_answer(bindings, closed, scheme, method, host, target)
     got = send(served.port(scheme), scheme == "https", method, host, target)
     assert (got.status, {k: got.headers.get(k) for k in COMPARED}, got.body) == (want.status, {k: want.headers.get(k) for k in COMPARED}, want.body)
+
+
+# --- the conformance corpus in workerd ----------------------------------------------------------
+
+import conformance  # noqa: E402  (tests/conformance.py, shared by every target)
+
+SKIPPED = re.compile(r"^generate-cdn: skipped [^:]+:\d+: (?P<domain>[^:]+): (?P<reason>.*)$")
+CASES = conformance.load_cases()
+
+
+@dataclass(frozen=True)
+class CorpusWorker:
+    served: Served
+    refused: dict[str, str]  #: domain → reason
+
+
+@pytest.fixture(scope="module")
+def corpus_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusWorker]:
+    from osscname.testing import serve_origin
+
+    made = generate(conformance.BINDINGS_FILE, "--skip-unsupported")
+    assert made.code == 0
+    refused = {m["domain"]: m["reason"] for m in map(SKIPPED.match, made.err.splitlines()) if m}
+    assert len(refused) == len(made.err.splitlines()), made.err
+    bindings = conformance.load_corpus_bindings()
+    folder = tmp_path_factory.mktemp("worker-corpus")
+    with serve_origin(conformance.BUCKETS_DIR) as origin, workerd(folder, made.out, origin.address, [b.bucket_host for b in bindings]) as served:
+        yield CorpusWorker(served, refused)
+
+
+def not_asked(case: conformance.Case, refused: dict[str, str]) -> str | None:
+    """Why the Worker is not asked this case: its binding was refused, or no real server can be."""
+    if not case.runs_on("cloudflare"):
+        return f"only for {', '.join(case.only or ())}: a real server parses the Host itself"
+    binding = conformance.load_corpus_bindings().match(case.request.host)
+    if binding is not None and binding.domain in refused:
+        return f"refused {binding.domain}: {refused[binding.domain]}"
+    return None
+
+
+#: Every corpus case the Worker is not asked, and why (the test fails if this list is not exact).
+NOT_ASKED = {
+    "host-raw-utf8-is-idn": "only for middleware",
+    "host-bad-port-unbound": "only for middleware",
+    "host-port-out-of-range-unbound": "only for middleware",
+    "host-space-unbound": "only for middleware",
+    "rewrite-upstream-host-domain": "refused www.example.org: upstream_host: domain",
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_corpus(corpus_worker: CorpusWorker, case: conformance.Case) -> None:
+    reason = not_asked(case, corpus_worker.refused)
+    if reason is not None:
+        assert case.id in NOT_ASKED and NOT_ASKED[case.id] in reason, f"{case.id} is not asked: {reason}"
+        return
+    assert case.id not in NOT_ASKED, f"{case.id} is answered now: remove it from NOT_ASKED"
+    scheme = case.request.scheme
+    reply = conformance.fetch(corpus_worker.served.port(scheme), case, tls=scheme == "https")
+    assert conformance.mismatches(case, reply) == []

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import http.client
 import io
 import json
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pytest
 from webob import Request
@@ -396,3 +398,174 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, 
     with pytest.raises(base.UnsafeValue):
         cloudfront.render(BindingSet((bad,)), [bad], args)
     assert cloudfront.render(bindings, [binding], args)  # the same call renders the loaded binding
+
+
+# --- the conformance corpus ---------------------------------------------------------------------
+
+import conformance  # noqa: E402  (tests/conformance.py, shared by every target)
+from osscname.hosts import normalize_host  # noqa: E402
+
+SKIPPED = re.compile(r"^generate-cdn: skipped [^:]+:\d+: (?P<domain>[^:]+): (?P<reason>.*)$")
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """The corpus functions (one per viewer scheme and table) and what each refused, by domain."""
+
+    functions: dict[tuple[str, str], Path]
+    store: dict[str, Path]
+    refused: dict[str, dict[str, str]]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    folder = tmp_path_factory.mktemp("cloudfront-corpus")
+    functions, stores, refused = {}, {}, {}
+    for scheme in ("http", "https"):
+        args = ["--viewer-scheme", scheme, "--skip-unsupported"]
+        stores[scheme] = write(folder, generate(conformance.BINDINGS_FILE, "--format", "kvs", *args).out, f"store-{scheme}.json")
+        for table in ("inline", "kvs"):
+            made = generate(conformance.BINDINGS_FILE, "--cloudfront-table", table, *args)
+            assert made.code == 0
+            functions[(scheme, table)] = write(folder, made.out, f"function-{scheme}-{table}.js")
+            refused[scheme] = {m["domain"]: m["reason"] for m in map(SKIPPED.match, made.err.splitlines()) if m}
+            assert len(refused[scheme]) == len(made.err.splitlines()), made.err
+    return Corpus(functions, stores, refused)
+
+
+def not_asked(case: conformance.Case, bindings: BindingSet, corpus: Corpus) -> str | None:
+    """Why CloudFront cannot be asked this case at all: its binding was refused (the reason), or its
+    host is one CloudFront never routes to the function; None when the function must answer it."""
+    if not case.runs_on("cloudfront"):
+        return f"only for {', '.join(case.only or ())}: a real server parses the Host itself"
+    binding = bindings.match(case.request.host)
+    if binding is None:
+        return None
+    reason = corpus.refused[case.request.scheme].get(binding.domain)
+    if reason:
+        return f"refused {binding.domain} ({case.request.scheme} viewers): {reason}"
+    name = normalize_host(case.request.host) or ""
+    if binding.is_wildcard and "." in name[: -len(binding.name) - 1]:
+        return f"unreachable: {name} is more than one label below {binding.domain}, which a CloudFront alternate domain name does not cover"
+    return None
+
+
+def edge_reply(case: conformance.Case, result: dict[str, Any], origin: str) -> conformance.Reply:
+    """What the viewer gets: the function's answer, or the request passed on to the origin it chose
+    (the local origin: the test's stand-in for every bucket host, plain http) or to the default
+    origin (the app). The origin request carries the viewer's headers but Host, as CloudFront's
+    AllViewerExceptHostHeader policy does, and the query as the viewer sent it."""
+    assert "error" not in result, result["error"]
+    request = case.request
+    if "response" in result:
+        response = result["response"]
+        pairs = [(name, field["value"]) for name, field in response["headers"].items()]
+        return conformance.Reply.of(response["statusCode"], pairs, b"" if request.method == "HEAD" else response["body"]["data"].encode())
+    assert result["request"]["querystring"] == querystring(request.query), "the function must not touch the query"
+    if not result["origins"]:
+        return conformance.Reply.of(200, [("Content-Type", "text/plain")], conformance.APP_BODY)
+    [chosen] = result["origins"]
+    host, _, port = origin.rpartition(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.putrequest(request.method, result["request"]["uri"] + (f"?{request.query}" if request.query else ""), skip_host=True, skip_accept_encoding=True)
+        connection.putheader("Host", chosen["domainName"])
+        for name, value in request.headers.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        response = connection.getresponse()
+        return conformance.Reply.of(response.status, response.getheaders(), response.read())
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="module")
+def origin() -> Iterator[str]:
+    from osscname.testing import serve_origin
+
+    with serve_origin(conformance.BUCKETS_DIR) as running:
+        yield running.address
+
+
+CASES = conformance.load_cases()
+
+
+@pytest.fixture(scope="module")
+def corpus_answers(corpus: Corpus, node: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every corpus case through the function of its scheme, inline and from the KeyValueStore."""
+    bindings = conformance.load_corpus_bindings()
+    asked = [case for case in CASES if not_asked(case, bindings, corpus) is None]
+    answers = {}
+    for (scheme, table), function in corpus.functions.items():
+        mine = [case for case in asked if case.request.scheme == scheme]
+        events = [viewer_event(c.request.method, c.request.host, c.request.target, c.request.headers) for c in mine]
+        for case, result in zip(mine, run_function(node, function, events, corpus.store[scheme] if table == "kvs" else None)):
+            answers[(table, case.id)] = result
+    return answers
+
+
+#: Every corpus case CloudFront is not asked, and why (the test fails if this list is not exact):
+#: its binding is refused (the first reason given), or its host never reaches the function.
+NOT_ASKED = {
+    'wildcard-any-depth': 'unreachable: x.y.z.cdn.example.org is more than one label below *.cdn.example.org',
+    'wildcard-most-specific-deep-upper-port': 'unreachable: a.b.eu.cdn.example.org is more than one label below *.eu.cdn.example.org',
+    'host-raw-utf8-is-idn': 'only for middleware',
+    'host-bad-port-unbound': 'only for middleware',
+    'host-port-out-of-range-unbound': 'only for middleware',
+    'host-space-unbound': 'only for middleware',
+    'rewrite-object': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-query-verbatim': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-host-upper-case-port': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-root-index': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-encoded-space': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-encoded-utf8': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-encoded-slash-kept': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-dot-segment-refused': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-encoded-dot-segment-refused': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-custom-endpoint-base-path': 'refused media.example.org (http viewers): the origin media-store.minio.example.net:9000 has a port',
+    'rewrite-upstream-host-domain': 'refused www.example.org (http viewers): upstream_host: domain',
+    'subdir-serve-folder-slash': 'refused files.abc.com (http viewers): error_document',
+    'subdir-serve-folder-no-slash': 'refused files.abc.com (http viewers): error_document',
+    'subdir-serve-folder-without-index': 'refused files.abc.com (http viewers): error_document',
+    'error-document-missing-object': 'refused files.abc.com (http viewers): error_document',
+    'error-document-folder-slash-without-index': 'refused files.abc.com (http viewers): error_document',
+    'error-document-head': 'refused files.abc.com (http viewers): error_document',
+    'error-document-ignores-range': 'refused files.abc.com (http viewers): error_document',
+    'subdir-serve-no-error-document': 'refused docs.example.org (http viewers): subdir: serve',
+    'subdir-serve-no-error-document-missing': 'refused docs.example.org (http viewers): subdir: serve',
+    'subdir-not-found-error-document': 'refused nf.example.org (http viewers): error_document',
+    'subdir-not-found-with-error-document-folder-slash': 'refused nf.example.org (http viewers): error_document',
+    'subdir-redirect-folder-no-slash': 'refused site.example.org (http viewers): subdir: redirect',
+    'subdir-redirect-folder-query-canonical-host': 'refused site.example.org (http viewers): subdir: redirect',
+    'subdir-redirect-folder-slash': 'refused site.example.org (http viewers): subdir: redirect',
+    'subdir-redirect-missing': 'refused site.example.org (http viewers): subdir: redirect',
+    'rewrite-head': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-options-passes-through': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-range': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-range-suffix': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-range-not-satisfiable': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-not-modified': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-post-405': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-put-405': 'refused docs.example.org (http viewers): subdir: serve',
+    'rewrite-get-no-allow-header': 'refused docs.example.org (http viewers): subdir: serve',
+    'force-https-redirect-binding': 'refused go.example.org (http viewers): https.force',
+    'force-https-canonical-host': 'refused go.example.org (http viewers): https.force',
+    'force-https-head': 'refused go.example.org (http viewers): https.force',
+    'force-https-rewrite': 'refused secure.abc.com (http viewers): https.force',
+    'force-https-before-method-check': 'refused secure.abc.com (http viewers): https.force',
+    'hsts-rewrite-https': 'refused secure.abc.com (https viewers): error_document',
+    'hsts-rewrite-https-index': 'refused secure.abc.com (https viewers): error_document',
+    'hsts-on-error-document': 'refused secure.abc.com (https viewers): error_document',
+    'hsts-on-405': 'refused secure.abc.com (https viewers): error_document',
+}
+
+
+@pytest.mark.parametrize("table", ["inline", "kvs"])
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_corpus(corpus: Corpus, corpus_answers: dict, origin: str, table: str, case: conformance.Case) -> None:
+    reason = not_asked(case, conformance.load_corpus_bindings(), corpus)
+    if reason is not None:
+        assert case.id in NOT_ASKED and NOT_ASKED[case.id] in reason, f"{case.id} is not asked: {reason}"
+        return
+    assert case.id not in NOT_ASKED, f"{case.id} is answered now: remove it from NOT_ASKED"
+    assert conformance.mismatches(case, edge_reply(case, corpus_answers[(table, case.id)], origin)) == []
