@@ -6,6 +6,11 @@ tests/js/workerd-router.mjs, which sends fetches to a bucket host to the local O
 Host of their URL and answers any other host as the unbound "app". Redirect Rules have no offline
 engine, so their expressions are evaluated by :class:`Rules`, a reader of exactly the Rules-language
 subset the generator writes, and compared with the model's redirects.
+
+Golden files (tests/golden/cloudflare.*) pin the output for ``examples/bindings.yaml``; after an
+intended change, regenerate them with::
+
+    /tmp/venv/bin/python tests/test_cloudflare.py
 """
 
 from __future__ import annotations
@@ -24,13 +29,20 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from webob import Request
 
+import conformance
 from osscname.generators import base, cdn, cloudflare
 from osscname.loader import BindingError, load_bindings
+from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
 from realserver import REPO, free_port, require_binary, stop, wait_for_port
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
+GOLDEN = {
+    REPO / "tests" / "golden" / "cloudflare.worker.js": ["--format", "worker"],
+    REPO / "tests" / "golden" / "cloudflare.redirect-rules": ["--format", "redirect-rules"],
+}
 JS = REPO / "tests" / "js"
 WORKERD_BINARY = REPO / "node_modules" / "@cloudflare" / "workerd-linux-64" / "bin" / "workerd"
 HEADER = "version: 1\ndefaults: {region: ap-southeast-1}\nbindings:\n"
@@ -433,10 +445,6 @@ def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 
 
 def middleware_answer(bindings: BindingSet, closed: str, scheme: str, method: str, host: str, target: str) -> Answer:
-    from webob import Request
-
-    from osscname.middleware import CustomDomainMiddleware
-
     middleware = CustomDomainMiddleware(app, bindings, upstreams={b.bucket_host: closed for b in bindings}, timeout=5)
     environ = {"wsgi.url_scheme": scheme, "REQUEST_URI": target, "HTTP_HOST": host}
     response = Request.blank(target, environ, method=method).get_response(middleware)
@@ -464,8 +472,6 @@ def test_worker_answers_like_the_middleware(focus_worker: tuple[BindingSet, str,
 
 
 # --- the conformance corpus in workerd ----------------------------------------------------------
-
-import conformance  # noqa: E402  (tests/conformance.py, shared by every target)
 
 SKIPPED = re.compile(r"^generate-cdn: skipped [^:]+:\d+: (?P<domain>[^:]+): (?P<reason>.*)$")
 CASES = conformance.load_cases()
@@ -521,3 +527,18 @@ def test_corpus(corpus_worker: CorpusWorker, case: conformance.Case) -> None:
     scheme = case.request.scheme
     reply = conformance.fetch(corpus_worker.served.port(scheme), case, tls=scheme == "https")
     assert conformance.mismatches(case, reply) == []
+
+
+@pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)
+def test_golden_files_match(golden: Path) -> None:
+    checked = generate(EXAMPLE, *GOLDEN[golden], "--skip-unsupported", "--check", str(golden))
+    assert checked.code == 0, f"{checked.err}\nregenerate with: /tmp/venv/bin/python tests/test_cloudflare.py"
+
+
+def _regenerate() -> None:
+    for path, argv in GOLDEN.items():
+        print(f"{path.relative_to(REPO)}: exit {generate(EXAMPLE, *argv, '--skip-unsupported', '-o', str(path)).code}")
+
+
+if __name__ == "__main__":
+    _regenerate()

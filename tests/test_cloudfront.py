@@ -5,6 +5,11 @@ viewer-request events, with the ``cloudfront`` module stubbed (tests/js/cloudfro
 what CloudFront documents for ``updateRequestOrigin`` and serves ``cf.kvs()`` from the generated import
 file). The expected answers come from the model the middleware answers with (``Binding.location``,
 ``Binding.object_path``), so a function that drifts from the middleware fails here.
+
+Golden files (tests/golden/cloudfront.*) pin the output for ``examples/bindings.yaml``; after an
+intended change, regenerate them with::
+
+    /tmp/venv/bin/python tests/test_cloudfront.py
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ from typing import Any, Iterator
 import pytest
 from webob import Request
 
+import conformance
 from osscname.generators import base, cdn, cloudfront
+from osscname.hosts import normalize_host
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
@@ -31,6 +38,10 @@ from realserver import REPO, free_port, require_binary
 
 HARNESS = REPO / "tests" / "js" / "cloudfront-harness.mjs"
 EXAMPLE = REPO / "examples" / "bindings.yaml"
+GOLDEN = {
+    REPO / "tests" / "golden" / "cloudfront.function.js": ["--format", "function"],
+    REPO / "tests" / "golden" / "cloudfront.kvs.json": ["--format", "kvs"],
+}
 
 FOCUS = """\
 version: 1
@@ -402,9 +413,6 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, 
 
 # --- the conformance corpus ---------------------------------------------------------------------
 
-import conformance  # noqa: E402  (tests/conformance.py, shared by every target)
-from osscname.hosts import normalize_host  # noqa: E402
-
 SKIPPED = re.compile(r"^generate-cdn: skipped [^:]+:\d+: (?P<domain>[^:]+): (?P<reason>.*)$")
 
 
@@ -569,3 +577,18 @@ def test_corpus(corpus: Corpus, corpus_answers: dict, origin: str, table: str, c
         return
     assert case.id not in NOT_ASKED, f"{case.id} is answered now: remove it from NOT_ASKED"
     assert conformance.mismatches(case, edge_reply(case, corpus_answers[(table, case.id)], origin)) == []
+
+
+@pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)
+def test_golden_files_match(golden: Path) -> None:
+    checked = generate(EXAMPLE, *GOLDEN[golden], "--skip-unsupported", "--check", str(golden))
+    assert checked.code == 0, f"{checked.err}\nregenerate with: /tmp/venv/bin/python tests/test_cloudfront.py"
+
+
+def _regenerate() -> None:
+    for path, argv in GOLDEN.items():
+        print(f"{path.relative_to(REPO)}: exit {generate(EXAMPLE, *argv, '--skip-unsupported', '-o', str(path)).code}")
+
+
+if __name__ == "__main__":
+    _regenerate()
