@@ -11,7 +11,12 @@ a redirect or a plain rewrite binding needs. Its limits decide what is refused, 
   that name can be neither an IP address nor carry a port (custom endpoints like ``127.0.0.1:9000``);
 * it cannot see the viewer's scheme: ``--viewer-scheme`` says which one the distribution serves,
   and ``https.force`` is only kept for ``https``, where the viewer protocol policy
-  ``redirect-to-https`` answers plain http with the same 301 the middleware sends.
+  ``redirect-to-https`` answers plain http with the same 301 the middleware sends;
+* a wildcard alternate domain name covers one label, so deeper hosts never reach the function.
+
+The query arrives parsed; ``request.rawQueryString()`` gives it back as sent where the runtime has
+it, else it is rebuilt from the parsed object (only ``k=v`` pairs come back verbatim). What the
+function answers itself (redirects, 405, 400 for a dot segment) carries the middleware's bodies.
 
 A function is at most 10 KB. A bindings table that does not fit goes into a CloudFront
 KeyValueStore instead (``--format kvs`` writes its import file) and the function reads it.
@@ -143,7 +148,7 @@ def _function(table: dict[str, dict[str, Any]], args: argparse.Namespace, inline
     template = base.environment().get_template(TEMPLATE)
     return template.render(
         artifact="function", table=table if inline else None, count=len(table), viewer_scheme=args.viewer_scheme,
-        viewer_scheme_note=Markup(cdn.viewer_scheme_note(args)),
+        viewer_scheme_note=Markup(cdn.viewer_scheme_note(args)),  # fixed text around a --viewer-scheme choice
         function_limit=FUNCTION_LIMIT, store_limit=STORE_LIMIT, key_limit=KEY_LIMIT, value_limit=VALUE_LIMIT,
     )  # fmt: skip
 
