@@ -397,14 +397,14 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
     https_upstream = any(b.scheme == "https" or (b.scheme is None and ssl) for b in rewrites)
     sizes = hash_sizes(kept, (host for host, _, _ in upstreams))
     kept_set = set(kept)
-    left_out = [f"{bindings.where(b)} {b.domain}" for b in bindings if b not in kept_set]
+    left_out = [(_comment(bindings.where(b)), b.domain) for b in bindings if b not in kept_set]
     wildcards = sum(b.is_wildcard for b in kept)
     context = {
         "source": _comment(bindings.source),
         "count": len(kept),
         "exact": len(kept) - wildcards,
         "wildcards": wildcards,
-        "left_out": [_comment(line) for line in left_out],
+        "left_out": left_out,
         "hash_directives": sizes.directives(),
         "emit_hash_sizes": not args.no_hash_sizes,
         "records": [(b.domain, record(b)) for b in kept],

@@ -1,0 +1,415 @@
+"""generate-nginx: the command line, the file's shape, refusals, injection, hash sizes, and real nginx.
+
+Every file generated here also goes through ``nginx -t`` (golden files would only show that the text
+did not change, not that nginx accepts it), and the example is served by a real nginx. The corpus
+(every binding behaviour, compared with the middleware) is in test_conformance.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from conformance import Case, Request, fetch, make_certificate, nginx_running, nginx_test, write_nginx_conf
+from osscname.generators import nginx as generator
+from osscname.generators.base import UnsafeValue
+from osscname.loader import load_bindings
+from osscname.model import BindingSet
+from realserver import REPO, free_port, require_binary
+
+EXAMPLE = REPO / "examples" / "bindings.yaml"
+#: Characters that could end a directive, open or close a block, start a variable or a comment, or
+#: end a quoted string or the line.
+INJECTIONS = [";", "{", "}", "$", '"', "'", "#", "\n"]
+
+
+@pytest.fixture(scope="module")
+def nginx_binary() -> str:
+    return require_binary("nginx", "/usr/sbin/nginx")
+
+
+def generate(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = generator.main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def accepted(binary: str, conf: Path, prefix: Path, **options: Any) -> str:
+    """Wrap a generated file in a minimal nginx.conf (a default server, then the include) and
+    assert that ``nginx -t`` accepts it without a warning; return nginx's output."""
+    write_nginx_conf(prefix, conf, free_port(), **options)
+    checked = nginx_test(binary, prefix)
+    assert checked.returncode == 0 and "[warn]" not in checked.stderr, checked.stderr
+    return checked.stderr
+
+
+def write_yaml(path: Path, bindings: list[dict[str, Any]], **top: Any) -> Path:
+    path.write_text(yaml.safe_dump({"version": 1, **top, "bindings": bindings}, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def ask(port: int, host: str, target: str, method: str = "GET") -> Any:
+    return fetch(port, Case("ask", "", Request(host=host, target=target, method=method), {"status": 0}))
+
+
+# --- the example, through a real nginx ----------------------------------------------------------
+
+
+def console_script() -> str:
+    script = Path(sys.executable).with_name("generate-nginx")
+    assert script.exists(), f"the generate-nginx console script is not installed next to {sys.executable}"
+    return str(script)
+
+
+def test_example_refuses_rewrites_without_a_resolver() -> None:
+    """As a user first runs it: the rewrite bindings need a resolver, and the refusal names them."""
+    done = subprocess.run([console_script(), "examples/bindings.yaml"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if line.startswith("generate-nginx: error:")]
+    bindings = load_bindings(EXAMPLE)
+    refused = [b for b in bindings if b.mode == "rewrite"]
+    assert len(errors) == len(refused) == 2
+    for binding, line in zip(refused, errors):
+        assert f"examples/bindings.yaml:{binding.line}: {binding.domain}: nginx resolves {binding.bucket_host} at request time" in line
+        assert "--resolver" in line and "--upstream" in line
+
+
+def test_example_served_by_real_nginx(nginx_binary: str, tmp_path: Path) -> None:
+    """generate-nginx examples/bindings.yaml > oss.conf, included by a real nginx: the canonical 301."""
+    port = free_port()
+    with open(tmp_path / "oss.conf", "w", encoding="utf-8") as out:
+        done = subprocess.run([console_script(), "examples/bindings.yaml", "--skip-unsupported", "--listen", f"127.0.0.1:{port}"],
+                              cwd=REPO, stdout=out, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert done.returncode == 0
+    skipped = done.stderr.splitlines()
+    assert [line.split(": ")[1:3] for line in skipped] == [["skipped examples/bindings.yaml:18", "files.abc.com"],
+                                                           ["skipped examples/bindings.yaml:46", "*.eu.cdn.example.org"]]  # fmt: skip
+    write_nginx_conf(tmp_path, tmp_path / "oss.conf", port)
+    with nginx_running(nginx_binary, tmp_path, port):
+        reply = ask(port, "img.abc.com", "/logo.png")
+        assert (reply.status, reply.header("Location")) == (301, "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png")
+        reply = ask(port, "dl.abc.com", "/v1.zip")
+        assert (reply.status, reply.header("Location")) == (302, "http://abc-dl.oss-cn-shanghai.aliyuncs.com/releases/v1.zip")
+        assert ask(port, "files.abc.com", "/").body == b"app\n"  # left out: the default server answers
+        assert ask(port, "www.mysite.com", "/").body == b"app\n"
+
+
+def test_example_with_resolver_keeps_every_binding(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = generate([str(EXAMPLE), "--resolver", "127.0.0.53"], capsys)
+    assert (code, err) == (0, "")
+    names = re.findall(r"^    server_name (\S+);$", out, re.M)
+    assert names == [b.domain for b in load_bindings(EXAMPLE)]
+    assert "    resolver 127.0.0.53;" in out
+    (tmp_path / "oss.conf").write_text(out)
+    accepted(nginx_binary, tmp_path / "oss.conf", tmp_path)
+
+
+# --- the file's shape ---------------------------------------------------------------------------
+
+
+def test_answers_only_bound_hosts_in_one_server_block(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = generate([str(EXAMPLE), "--resolver", "127.0.0.53"], capsys)
+    assert code == 0
+    directives = "\n".join(line for line in out.splitlines() if not line.lstrip().startswith("#"))
+    assert "default_server" not in directives
+    assert len(re.findall(r"^server \{$", out, re.M)) == 1
+    assert re.findall(r"^    listen (.*);$", out, re.M) == ["80"]
+    assert not re.search(r"^\S*hash\S* \d+;$", out, re.M)  # a small file fits nginx's default hash sizes
+
+
+def test_unbound_host_gets_421_if_this_server_became_the_default(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Included before a default server that does not say default_server, this file's server is
+    nginx's default: an unbound host then gets 421, never some binding's answer."""
+    port = free_port()
+    code, out, _ = generate([str(EXAMPLE), "--skip-unsupported", "--listen", f"127.0.0.1:{port}"], capsys)
+    assert code == 0
+    (tmp_path / "oss.conf").write_text(out)
+    write_nginx_conf(tmp_path, tmp_path / "oss.conf", port, default_server=False, include_first=True)
+    with nginx_running(nginx_binary, tmp_path, port):
+        assert ask(port, "www.mysite.com", "/").status == 421
+        assert ask(port, "img.abc.com", "/logo.png").status == 301
+
+
+@pytest.mark.parametrize(
+    "text, address, ssl",
+    [
+        pytest.param("80", "80", False, id="port"),
+        pytest.param("127.0.0.1", "127.0.0.1:80", False, id="address-default-port"),
+        pytest.param("127.0.0.1:8080", "127.0.0.1:8080", False, id="address-port"),
+        pytest.param("*:8080", "*:8080", False, id="any-address"),
+        pytest.param("[::]:80", "[::]:80", False, id="ipv6"),
+        pytest.param("443 ssl", "443", True, id="ssl-port"),
+        pytest.param("[::1] ssl", "[::1]:443", True, id="ssl-default-port"),
+        pytest.param("localhost:8443 ssl", "localhost:8443", True, id="ssl-name"),
+    ],
+)
+def test_listen_accepted(text: str, address: str, ssl: bool) -> None:
+    assert generator.parse_listen(text) == generator.Listen(address, ssl)
+
+
+@pytest.mark.parametrize("text", ["", "0", "127.0.0.1:70000", "1.2.3.999:80", "[zz]:80", "80;", "80 ssl;", "80 http2", "a b:80", "$host:80"])
+def test_listen_refused(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        generator.main([str(EXAMPLE), "--listen", text])
+    assert exit_.value.code == 2
+    assert "--listen" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        pytest.param(["--listen", "443 ssl"], "an ssl listener needs --ssl-certificate and --ssl-certificate-key", id="ssl-without-certificate"),
+        pytest.param(["--listen", "443 ssl", "--ssl-certificate", "/c.pem"], "an ssl listener needs", id="ssl-without-key"),
+        pytest.param(["--ssl-certificate", "/c.pem", "--ssl-certificate-key", "/k.pem"], "need an ssl listener", id="certificate-without-ssl"),
+        pytest.param(["--listen", "443 ssl", "--ssl-certificate", "/c;.pem", "--ssl-certificate-key", "/k.pem"], "may not contain ';'", id="certificate-path-injection"),
+        pytest.param(["--resolver", "1.1.1.1;"], "expected ADDR or ADDR:PORT", id="resolver-injection"),
+        pytest.param(["--upstream", "a.com=1.2.3.4:80;"], "expected BUCKETHOST=ADDR:PORT", id="upstream-injection"),
+        pytest.param(["--upstream", "a{.com=1.2.3.4:80"], "cannot go into a config", id="upstream-host-injection"),
+        pytest.param(["--trusted-certificate", "/etc/ca certs.pem"], "may not contain ' '", id="trusted-certificate-space"),
+    ],
+)
+def test_option_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        generator.main([str(EXAMPLE), "--skip-unsupported", *argv])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_deployment_options_in_the_file(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """ssl listeners with a per-name certificate path, resolvers, upstream overrides and the CA
+    bundle for https buckets land where they belong, and nginx accepts the result."""
+    openssl = require_binary("openssl")
+    certificate = make_certificate(openssl, tmp_path)
+    port, tls_port = free_port(), free_port()
+    code, out, err = generate([str(EXAMPLE), "--listen", f"127.0.0.1:{port}", "--listen", f"127.0.0.1:{tls_port} ssl",
+                               "--ssl-certificate", f"{tmp_path}/$ssl_server_name.pem", "--ssl-certificate-key", f"{tmp_path}/$ssl_server_name.key",
+                               "--resolver", "127.0.0.53", "--resolver", "[::1]:5353",
+                               "--upstream", "abc-files.oss-cn-hangzhou.aliyuncs.com=127.0.0.1:9001",
+                               "--upstream", "abc-img.oss-cn-hangzhou.aliyuncs.com=127.0.0.1:9002"], capsys)  # fmt: skip
+    assert (code, err) == (0, "")
+    assert f"    listen 127.0.0.1:{tls_port} ssl;" in out
+    assert f"    ssl_certificate {tmp_path}/$ssl_server_name.pem;" in out
+    assert "    resolver 127.0.0.53 [::1]:5353;" in out
+    upstreams = re.findall(r"^upstream (\S+) \{\n    server (\S+);\n\}$", out, re.M)
+    assert upstreams == [("osscname-abc-files.oss-cn-hangzhou.aliyuncs.com", "127.0.0.1:9001")]  # redirect buckets need none
+    assert "    abc-files.oss-cn-hangzhou.aliyuncs.com osscname-abc-files.oss-cn-hangzhou.aliyuncs.com;" in out
+    assert "    proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;" in out  # https requests keep https upstream
+    (tmp_path / "oss.conf").write_text(out)
+    accepted(nginx_binary, tmp_path / "oss.conf", tmp_path, tls_port=free_port(), certificate=certificate)
+
+
+def test_no_ca_bundle_when_every_upstream_is_plain_http(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "a.example.org", "bucket": "bkt", "region": "us-west-1", "mode": "rewrite", "scheme": "http"}])
+    code, out, _ = generate([str(path), "--resolver", "127.0.0.53"], capsys)
+    assert code == 0
+    assert "proxy_ssl_verify" not in out and "trusted_certificate" not in out
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+REWRITE = {"bucket": "bkt", "region": "us-west-1", "mode": "rewrite"}
+
+
+@pytest.mark.parametrize(
+    "binding, argv, reason",
+    [
+        pytest.param({**REWRITE, "index": "index.html"}, ["--resolver", "127.0.0.53"], "subdir: redirect must know whether <path>/index.html exists", id="subdir-redirect-default"),
+        pytest.param({**REWRITE, "index": "home.htm", "subdir": "redirect"}, ["--resolver", "127.0.0.53"], "subdir: redirect must know whether <path>/home.htm exists", id="subdir-redirect"),
+        pytest.param(REWRITE, [], "nginx resolves bkt.oss-us-west-1.aliyuncs.com at request time", id="no-resolver"),
+    ],
+)
+def test_refusal_names_the_binding(binding: dict[str, Any], argv: list[str], reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "ok.example.org", "bucket": "bkt", "region": "us-west-1"}, {"domain": "no.example.org", **binding}])
+    where = f"{path}:{load_bindings(path).lookup('no.example.org').line}"  # type: ignore[union-attr]
+    code, out, err = generate([str(path), *argv], capsys)
+    assert (code, out) == (2, "")
+    assert f"generate-nginx: error: {where}: no.example.org: {reason}" in err
+    code, out, err = generate([str(path), "--skip-unsupported", *argv], capsys)
+    assert code == 0
+    assert err.startswith(f"generate-nginx: skipped {where}: no.example.org: {reason}")
+    assert "server_name ok.example.org;" in out and "no.example.org;" not in out
+    assert f"#   {where} no.example.org" in out  # listed in the header
+
+
+@pytest.mark.parametrize(
+    "binding, argv",
+    [
+        pytest.param({**REWRITE, "index": "index.html", "subdir": "serve"}, ["--resolver", "127.0.0.53"], id="subdir-serve"),
+        pytest.param({**REWRITE, "index": "index.html", "subdir": "not_found"}, ["--resolver", "127.0.0.53"], id="subdir-not-found"),
+        pytest.param(REWRITE, ["--upstream", "bkt.oss-us-west-1.aliyuncs.com=10.0.0.5:80"], id="upstream-instead-of-resolver"),
+        pytest.param({"bucket": "bkt", "endpoint": "http://10.0.0.5:9000/b", "mode": "rewrite"}, [], id="ip-endpoint-needs-no-resolver"),
+        pytest.param({"bucket": "bkt", "region": "us-west-1", "index": "index.html"}, [], id="redirect-with-index"),
+    ],
+)
+def test_expressible(binding: dict[str, Any], argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "a.example.org", **binding}])
+    code, _, err = generate([str(path), *argv], capsys)
+    assert (code, err) == (0, "")
+
+
+# --- -o and --check -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param("version: 1\nbindings:\n  - domain: [unclosed\n", id="invalid-yaml"),
+        pytest.param("version: 1\nbindings:\n  - {domain: a.example.org, bucket: bkt, region: us-west-1, mode: rewrite, index: i.html}\n", id="refused-binding"),
+    ],
+)
+def test_failed_output_leaves_the_old_file_byte_identical(bad: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "oss.conf"
+    old = b"# the previous file\r\nkeep me \xe2\x9c\x93\n"
+    target.write_bytes(old)
+    (tmp_path / "b.yaml").write_text(bad)
+    code, out, err = generate([str(tmp_path / "b.yaml"), "--resolver", "127.0.0.53", "-o", str(target)], capsys)
+    assert code == 2 and out == "" and err
+    assert target.read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.yaml", "oss.conf"]  # no temporary file left
+
+
+def test_output_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    target = tmp_path / "oss.conf"
+    argv = [str(EXAMPLE), "--resolver", "127.0.0.53"]
+    assert generate([*argv, "-o", str(target)], capsys) == (0, "", "")
+    assert generate(argv, capsys)[1] == target.read_text()
+    assert generate([*argv, "--check", str(target)], capsys) == (0, "", "")
+    target.write_text(target.read_text().replace("img.abc.com 301", "img.abc.com 302"))
+    code, out, err = generate([*argv, "--check", str(target)], capsys)
+    assert (code, out) == (1, "")
+    assert "-    img.abc.com 302" in err and "+    img.abc.com 301" in err and "differs from what would be generated" in err
+
+
+# --- injection ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["domain", "bucket", "prefix", "index", "error_document", "icp"])
+@pytest.mark.parametrize("char", [pytest.param(c, id=repr(c)) for c in INJECTIONS])
+def test_loader_rejects_injection(field: str, char: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A YAML value crafted to close the directive never reaches a file: the loader refuses it."""
+    binding = {"domain": "a.example.org", "bucket": "bkt", "region": "cn-hongkong", "mode": "rewrite", "index": "index.html",
+               "subdir": "serve", "error_document": "404.html", "prefix": "p/", "icp": "浙ICP备12345678号-1"}  # fmt: skip
+    binding[field] = f"x{char}return 200 pwned{char}"
+    path = write_yaml(tmp_path / "b.yaml", [binding])
+    target = tmp_path / "oss.conf"
+    code, out, err = generate([str(path), "--resolver", "127.0.0.53", "-o", str(target)], capsys)
+    assert (code, out) == (2, "")
+    assert f"{path}:" in err
+    assert not target.exists()
+
+
+def _bypassed(**changes: Any) -> tuple[BindingSet, Any]:
+    """Bindings that skipped the loader's checks (built with Binding._replace), and the options."""
+    good = load_bindings(EXAMPLE)
+    changed = [b._replace(**changes) if b.domain == "files.abc.com" else b for b in good]
+    args = generator.parser().parse_args([str(EXAMPLE), "--resolver", "127.0.0.53"])
+    generator.plan(args)
+    return BindingSet(tuple(changed), good.zones, good.source), args
+
+
+@pytest.mark.parametrize("field", ["domain", "bucket_host", "base_path", "scheme"])
+@pytest.mark.parametrize("char", [pytest.param(c, id=repr(c)) for c in INJECTIONS])
+def test_template_guard_refuses_injection(field: str, char: str) -> None:
+    """Even past the loader, a value written as it is cannot reach the file: the guard refuses it."""
+    bindings, args = _bypassed(**{field: f"x{char}return 200 pwned"})
+    with pytest.raises(UnsafeValue):
+        generator.render(bindings, list(bindings), args)
+
+
+@pytest.mark.parametrize("field", ["prefix", "index", "error_document"])
+@pytest.mark.parametrize("char", [pytest.param(c, id=repr(c)) for c in INJECTIONS])
+def test_object_keys_are_percent_encoded(field: str, char: str, nginx_binary: str, tmp_path: Path) -> None:
+    """Object keys go out percent-encoded, so past the loader they still cannot break the file."""
+    bindings, args = _bypassed(**{field: f"x{char}return 200 pwned{char}/" if field == "prefix" else f"x{char}return 200 pwned{char}"})
+    out = generator.render(bindings, list(bindings), args)
+    assert "pwned" in out and f"{char}return 200 pwned" not in out
+    (tmp_path / "oss.conf").write_text(out)
+    accepted(nginx_binary, tmp_path / "oss.conf", tmp_path)
+
+
+# --- hash sizes ---------------------------------------------------------------------------------
+
+
+def many(count: int, label: str = "a-fairly-long-label-for-hash-sizing") -> list[dict[str, Any]]:
+    """``count`` bindings with longish names, one in ten a wildcard."""
+    return [{"domain": f"{'*.' if i % 10 == 0 else ''}h{i}.{label}.example.com", "bucket": f"b{i:04d}x", "region": "us-west-1"} for i in range(count)]
+
+
+def test_large_file_emits_hash_sizes_before_the_maps(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_yaml(tmp_path / "b.yaml", many(3000))
+    code, out, _ = generate([str(path)], capsys)
+    assert code == 0
+    directives = re.findall(r"^(\w+_hash_\w+) (\d+);$", out, re.M)
+    names = [name for name, _ in directives]
+    assert "map_hash_bucket_size" in names and "server_names_hash_bucket_size" in names  # defaults: 64-byte buckets
+    assert set(names) <= {"map_hash_max_size", "map_hash_bucket_size", "server_names_hash_max_size", "server_names_hash_bucket_size"}
+    assert out.index(f"{names[-1]} ") < out.index("map $host")
+    (tmp_path / "oss.conf").write_text(out)
+    accepted(nginx_binary, tmp_path / "oss.conf", tmp_path)
+
+
+def test_no_hash_sizes_moves_them_to_the_header(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--no-hash-sizes: nothing http-wide in the file; nginx needs the values from the header, and
+    takes them from nginx.conf."""
+    path = write_yaml(tmp_path / "b.yaml", many(3000))
+    code, out, _ = generate([str(path), "--no-hash-sizes"], capsys)
+    assert code == 0
+    assert not re.search(r"^\w+_hash_\w+ \d+;$", out, re.M)
+    needed = re.findall(r"^#   (\w+_hash_\w+ \d+;)$", out, re.M)
+    assert len(needed) >= 2
+    conf = tmp_path / "oss.conf"
+    conf.write_text(out)
+    write_nginx_conf(tmp_path, conf, free_port())
+    checked = nginx_test(nginx_binary, tmp_path)
+    assert "could not build" in checked.stderr  # without them nginx warns (or fails)
+    accepted(nginx_binary, conf, tmp_path, http_extra="\n".join(needed))
+
+
+def test_hash_sizes_clash_with_nginx_conf(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The documented clash: a directive nginx.conf already sets is a duplicate for nginx."""
+    path = write_yaml(tmp_path / "b.yaml", many(3000))
+    code, out, _ = generate([str(path)], capsys)
+    assert code == 0
+    conf = tmp_path / "oss.conf"
+    conf.write_text(out)
+    write_nginx_conf(tmp_path, conf, free_port(), http_extra="server_names_hash_bucket_size 64;")
+    checked = nginx_test(nginx_binary, tmp_path)
+    assert checked.returncode != 0 and '"server_names_hash_bucket_size" directive is duplicate' in checked.stderr
+    assert "is duplicate" in out[: out.index("map $host")] and "--no-hash-sizes" in out[: out.index("map $host")]
+
+
+@pytest.mark.parametrize("count", [40, 400, 850, 855, 900, 1500])
+def test_map_hash_prediction_matches_nginx(count: int, nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The replay of nginx's hash search predicts exactly when nginx's default map sizes fail:
+    left to its defaults (server names made roomy), nginx complains about map_hash iff the
+    generator would have emitted map_hash_* for this input."""
+    path = write_yaml(tmp_path / "b.yaml", many(count, label="x"))
+    code, out, _ = generate([str(path), "--no-hash-sizes"], capsys)
+    assert code == 0
+    predicted = "#   map_hash_" in out
+    conf = tmp_path / "oss.conf"
+    conf.write_text(out)
+    write_nginx_conf(tmp_path, conf, free_port(), http_extra="server_names_hash_max_size 65536;\nserver_names_hash_bucket_size 256;")
+    complained = bool(re.search(r"could not build (optimal )?map_hash", nginx_test(nginx_binary, tmp_path).stderr))
+    assert predicted == complained
+
+
+def test_builds_replays_nginx_search() -> None:
+    """The replay's edge cases: an element larger than a bucket, and a table that needs more room."""
+    long_name = generator.tables(["x" * 60 + ".example.com"], [])
+    assert not generator.builds(long_name[0], 2048, 64)  # 8 + 80 bytes: larger than a 64-byte bucket
+    assert generator.builds(long_name[0], 2048, 128)
+    names = generator.tables([f"h{i}.example.com" for i in range(5000)], [])
+    assert not generator.builds(names[0], 2048, 64)
+    assert generator.builds(names[0], 16384, 256)
+    wildcard = generator.tables([], ["a.example.com", "b.example.com", "c.example.org"])
+    # one table per node: {com, org}, {example} under com, {a, b}, {example} under org, {c}
+    assert sorted(len(table) for table in wildcard) == [1, 1, 1, 2, 2]
