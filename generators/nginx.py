@@ -49,6 +49,8 @@ PROG = "generate-nginx"
 #: Fields of the per-binding record, in the order the template's regex maps read them.
 RECORD = ("action", "https_force", "hsts", "scheme", "bucket_host", "root", "index", "proxy_kind",
           "error_document", "upstream_host")  # fmt: skip
+#: Names per ``server_name`` directive: fewer directives to parse and keep, lines still readable.
+SERVER_NAMES_PER_LINE = 8
 #: CA bundle that nginx checks https buckets against (Debian's ca-certificates).
 DEFAULT_TRUSTED_CERTIFICATE = "/etc/ssl/certs/ca-certificates.crt"
 #: The only variable a certificate path may use: nginx loads such files per handshake (1.15.9+).
@@ -359,15 +361,16 @@ def _fit(tables_: list[Table], defaults: tuple[int, int], memo: dict[tuple[int, 
     return (max_size if max_size != default_max else None), (bucket if bucket != default_bucket else None)
 
 
-def hash_sizes(bindings: Sequence[Binding], upstream_hosts: Iterable[str]) -> HashSizes:
-    """What this file needs: the host map and ``server_name`` share the bound names; the upstream
-    map adds its keys (bucket hosts) to the map tables. The template's fixed maps have a handful of
+def hash_sizes(bindings: Sequence[Binding], map_keys: Iterable[str]) -> HashSizes:
+    """What this file needs: the host map and ``server_name`` share the bound names; ``map_keys`` are
+    the other maps' keys (record numbers, overridden bucket hosts), each map a table of its own,
+    checked together here since they share the sizes. The template's fixed maps have a handful of
     short keys that fit nginx's defaults."""
     exact = [b.domain for b in bindings if b.domain[0] != "*"]
     wildcards = [b.domain[2:] for b in bindings if b.domain[0] == "*"]
     names = tables(exact, wildcards)
     memo: dict[tuple[int, int, int], bool] = {}
-    map_max, map_bucket = _fit(names + tables(upstream_hosts, ()), MAP_DEFAULTS, memo)
+    map_max, map_bucket = _fit(names + tables(map_keys, ()), MAP_DEFAULTS, memo)
     server_max, server_bucket = _fit(names, SERVER_NAMES_DEFAULTS, memo)
     return HashSizes(map_max, map_bucket, server_max, server_bucket)
 
@@ -395,10 +398,20 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
     upstreams = [(host, _upstream_name(host, taken), address) for host, address in args.upstreams.items() if host in used]
     ssl = any(listen.ssl for listen in args.listen)
     https_upstream = any(b.scheme == "https" or (b.scheme is None and ssl) for b in rewrites)
-    sizes = hash_sizes(kept, (host for host, _, _ in upstreams))
+    records: dict[str, str] = {}  # record → its number: bindings that differ only in their domain share one
+    numbers: dict[tuple[object, ...], str] = {}  # settings (every field but domain, line, column) → number
+    hosts = []
+    for b in kept:
+        settings = b[1:-2]
+        number = numbers.get(settings)
+        if number is None:
+            number = numbers[settings] = records.setdefault(record(b), str(len(records) + 1))
+        hosts.append((b.domain, number))
+    names = [b.domain for b in kept]
+    sizes = hash_sizes(kept, [host for host, _, _ in upstreams] + list(records.values()))
     kept_set = set(kept)
     left_out = [(_comment(bindings.where(b)), b.domain) for b in bindings if b not in kept_set]
-    wildcards = sum(b.is_wildcard for b in kept)
+    wildcards = sum(b.domain[0] == "*" for b in kept)
     context = {
         "source": _comment(bindings.source),
         "count": len(kept),
@@ -407,7 +420,9 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
         "left_out": left_out,
         "hash_directives": sizes.directives(),
         "emit_hash_sizes": not args.no_hash_sizes,
-        "records": [(b.domain, record(b)) for b in kept],
+        "hosts": hosts,
+        "records": [(number, value) for value, number in records.items()],
+        "server_names": [names[i : i + SERVER_NAMES_PER_LINE] for i in range(0, len(names), SERVER_NAMES_PER_LINE)],
         "upstreams": upstreams,
         "listens": args.listen,
         "ssl_certificate": Markup(args.ssl_certificate) if ssl else None,
