@@ -7,7 +7,6 @@ did not change, not that nginx accepts it), and the example is served by a real 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
