@@ -320,6 +320,43 @@ def test_connections_reused(recorder: tuple[Recorder, str]) -> None:
     middleware.close()
 
 
+def test_request_retried_once_when_a_reused_connection_was_dropped() -> None:
+    """The upstream keeps the first connection alive, then hangs up on the next request without a
+    reply (the race an idle check cannot see): the request is sent again on a fresh connection."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections: list[int] = []
+
+    def read_request(conn: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        return data
+
+    def serve() -> None:
+        for number in (1, 2):
+            conn, _ = listener.accept()
+            connections.append(number)
+            with conn:
+                read_request(conn)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n" + str(number).encode() * 2)
+                if number == 1:
+                    read_request(conn)  # the second request arrives here, and is dropped
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    middleware = CustomDomainMiddleware(App(), load_bindings(BINDINGS), upstreams={FILES: f"127.0.0.1:{listener.getsockname()[1]}"})
+    try:
+        assert call(middleware, environ_for("files.test.example")) == ("200 OK", b"11")
+        assert call(middleware, environ_for("files.test.example")) == ("200 OK", b"22")
+    finally:
+        listener.close()
+        middleware.close()
+    assert connections == [1, 2]
+
+
 # --- hop-by-hop response headers and chunked bodies: a raw HTTP/1.1 upstream ---------------------
 
 
