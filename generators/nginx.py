@@ -195,19 +195,19 @@ def record(binding: Binding) -> str:
     rewrite = binding.mode == "rewrite"
     folder = rewrite and binding.index is not None and binding.subdir == "serve"
     error_document = rewrite and binding.error_document is not None
-    fields = (
-        "proxy" if rewrite else str(binding.status),
-        "1" if binding.https_force else "",
-        str(binding.hsts) if binding.hsts else "",
-        binding.scheme or "",
-        binding.bucket_host,
-        f"{binding.base_path}/{binding.prefix_url}",
-        binding.index_url,
-        ("f" if folder else "") + ("e" if error_document else ""),
-        f"{binding.base_path}/{binding.error_document_url}" if error_document else "",
-        "domain" if rewrite and binding.upstream_host == "domain" else "",
-    )
-    return "|".join(fields)
+    fields = {
+        "action": "proxy" if rewrite else str(binding.status),
+        "https_force": "1" if binding.https_force else "",
+        "hsts": str(binding.hsts) if binding.hsts else "",
+        "scheme": binding.scheme or "",
+        "bucket_host": binding.bucket_host,
+        "root": f"{binding.base_path}/{binding.prefix_url}",
+        "index": binding.index_url,
+        "proxy_kind": ("f" if folder else "") + ("e" if error_document else ""),
+        "error_document": f"{binding.base_path}/{binding.error_document_url}" if error_document else "",
+        "upstream_host": "domain" if rewrite and binding.upstream_host == "domain" else "",
+    }
+    return "|".join(fields[name] for name in RECORD)
 
 
 # --- hash sizes --------------------------------------------------------------------------------
@@ -414,6 +414,7 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
     wildcards = sum(b.domain[0] == "*" for b in kept)
     context = {
         "source": _comment(bindings.source),
+        "record_fields": "|".join(RECORD),
         "count": len(kept),
         "exact": len(kept) - wildcards,
         "wildcards": wildcards,

@@ -34,10 +34,33 @@ def nginx_binary() -> str:
     return require_binary("nginx", "/usr/sbin/nginx")
 
 
+#: Every file a test generated, for :func:`every_file_passes_nginx_t`.
+GENERATED: list[str] = []
+
+
 def generate(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run generate-nginx in-process; whatever it writes is also checked by ``nginx -t``."""
     code = generator.main(argv)
     out, err = capsys.readouterr()
+    if code == 0:
+        GENERATED.append(Path(argv[argv.index("-o") + 1]).read_text() if "-o" in argv else out)
     return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def every_file_passes_nginx_t(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """After each test, ``nginx -t`` on every file it generated (with the hash sizes from the header
+    when the file was made with --no-hash-sizes), so no output of this suite goes unchecked."""
+    GENERATED.clear()
+    yield
+    if not GENERATED:
+        return
+    binary = require_binary("nginx", "/usr/sbin/nginx")
+    for text in GENERATED:
+        prefix = tmp_path_factory.mktemp("nginx-t")
+        (prefix / "oss.conf").write_text(text)
+        needed = re.findall(r"^#   (\w+_hash_\w+ \d+;)$", text, re.M) if "--no-hash-sizes;" in text else []
+        accepted(binary, prefix / "oss.conf", prefix, http_extra="\n".join(needed))
 
 
 def accepted(binary: str, conf: Path, prefix: Path, **options: Any) -> str:
