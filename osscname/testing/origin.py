@@ -1,19 +1,33 @@
 """A local OSS-like origin: a folder served as buckets, the way OSS answers a bucket host.
 
-Tests, the demo and users' own tests need a bucket that behaves like OSS without the internet:
-``root/<bucket>/<key>`` is served for ``Host: <bucket>.<anything>`` (virtual-hosted style; a Host
-without a bucket label is path-style, which OSS refuses with ``SecondLevelDomainForbidden``), or for a
-custom domain listed in ``cnames`` (a domain bound in OSS). It answers what edge configs depend on:
-``Range`` (206, 416; malformed or multi-range headers are ignored, as OSS does), ``ETag`` /
-``Last-Modified`` / ``If-None-Match`` / ``If-Modified-Since`` (304) and ``If-Match`` /
-``If-Unmodified-Since`` (412), ``HEAD``, and ``404 NoSuchKey`` with OSS's XML body. There are no index
-documents: those are the middleware's and the edges' job, as with OSS without website hosting.
+Tests, the demo and users' own tests need a bucket that behaves like OSS without the internet, so
+that a rewrite can be checked at the far end of a real proxy (the middleware, nginx, a CDN worker)
+instead of by trusting the proxy. ``root/<bucket>/<key>`` is served for ``Host: <bucket>.<anything>``
+(virtual-hosted style) or for a custom domain listed in ``cnames`` (a domain bound in OSS). A Host
+without a bucket label -- an IP address, a single label, or an OSS endpoint such as
+``oss-cn-hangzhou.aliyuncs.com`` -- is path-style, which OSS refuses with ``SecondLevelDomainForbidden``.
 
-Every response carries two echo headers, ``X-Origin-Host`` (the Host as received) and
-``X-Origin-Uri`` (the request target as received), so a test can assert what a proxy sent upstream.
+It answers what edge configs depend on: ``Range`` (206, 416; a malformed or multi-range header is
+ignored, as OSS does), ``ETag`` / ``Last-Modified`` with ``If-None-Match`` / ``If-Modified-Since``
+(304) and ``If-Match`` / ``If-Unmodified-Since`` (412), ``HEAD``, and OSS's XML error bodies. There
+are no index documents: those are the middleware's and the edges' job, as with OSS without website
+hosting.
 
-ETags are OSS-style quoted upper-case MD5 of the content, cached per (path, size, mtime); files over
-64 MiB get a cheap tag from size and mtime instead, so a 1 GiB benchmark object is never hashed.
+Every response, errors included, carries two echo headers: ``X-Origin-Host`` (the Host header as
+received) and ``X-Origin-Uri`` (the request target as received, path and query). Both are exact for
+ASCII; a byte outside printable ASCII is sent as ``%XX`` so that the header stays valid. The target is
+exact when the server provides it raw (``REQUEST_URI``, or gunicorn's ``RAW_URI``); otherwise it is
+re-encoded from ``PATH_INFO``, which has already lost the difference between ``/`` and ``%2F``.
+
+ETags are OSS-style quoted upper-case hex MD5 of the content, computed on first use and cached per
+(path, size, mtime_ns). Files over 64 MiB get a cheap stable tag from size and mtime instead, so a
+1 GiB benchmark object is never hashed. Bodies are streamed in 64 KiB reads; an object must not change
+while it is being served.
+
+:func:`serve_origin` runs the app on a real socket: stdlib ``wsgiref`` with a thread per connection,
+which accepts HTTP/1.1 requests and answers each one as HTTP/1.0 on its own connection (wsgiref has no
+keep-alive); stopping it ends open connections, so no socket is left open. ``main`` is
+``osscname serve-bucket DIR``.
 """
 
 from __future__ import annotations
@@ -25,14 +39,18 @@ import mimetypes
 import os
 import re
 import signal
+import socket
+import stat
 import sys
 import threading
 import uuid
 from contextlib import contextmanager
+from datetime import timezone
+from http import HTTPStatus
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import unquote_to_bytes
+from typing import IO, Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
+from urllib.parse import quote, unquote_to_bytes
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from xml.sax.saxutils import escape
 
@@ -40,55 +58,62 @@ __all__ = ["LocalOrigin", "RunningOrigin", "serve_origin", "main"]
 
 CHUNK = 64 * 1024
 HASH_LIMIT = 64 * 1024 * 1024
+_BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")  # OSS's alphabet; the length is not checked
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 StartResponse = Callable[..., Any]
-Headers = list[tuple[str, str]]
+Headers = Sequence[tuple[str, str]]
 
 
 class LocalOrigin:
-    """WSGI app serving ``root/<bucket>/<key>`` as OSS serves a bucket host."""
+    """WSGI app serving ``root/<bucket>/<key>`` as OSS serves a bucket host.
+
+    Bucket folders are named as OSS buckets are (lower-case letters, digits, hyphens); others are never
+    served. ``cnames`` maps a custom domain (as in ``Host``, without port; any case) to a bucket name.
+    """
 
     def __init__(self, root: str | os.PathLike[str], cnames: Mapping[str, str] | None = None):
         self.root = Path(root).resolve()
-        self.cnames = {name.lower(): bucket for name, bucket in (cnames or {}).items()}
+        self.cnames = {domain.lower().rstrip("."): bucket for domain, bucket in (cnames or {}).items()}
+        for bucket in self.cnames.values():
+            if not _BUCKET.fullmatch(bucket):
+                raise ValueError(f"cnames: {bucket!r} is not a bucket name")
         self._etags: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         host_header = environ.get("HTTP_HOST", "")
         target = environ.get("REQUEST_URI") or environ.get("RAW_URI") or _rebuild_target(environ)
-        echo = [("X-Origin-Host", _header_safe(host_header)), ("X-Origin-Uri", _header_safe(target)),
-                ("x-oss-request-id", uuid.uuid4().hex[:24].upper())]  # fmt: skip
-        method = environ["REQUEST_METHOD"]
-        if method not in ("GET", "HEAD"):
-            return self._error(start_response, echo, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", extra=[("Allow", "GET, HEAD")], head=False)
-        head = method == "HEAD"
-        bucket = self._bucket(host_header)
+        echo = [("X-Origin-Host", _header_safe(host_header)), ("X-Origin-Uri", _header_safe(target))]
+        request = _Request(start_response, environ["REQUEST_METHOD"] == "HEAD", _hostname(host_header), echo)
+        if environ["REQUEST_METHOD"] not in ("GET", "HEAD"):
+            return request.error(405, "MethodNotAllowed", "The specified method is not allowed against this resource.",
+                                 headers=[("Allow", "GET, HEAD")])  # fmt: skip
+        bucket = self._bucket(request.host)
         if bucket is None:
-            return self._error(start_response, echo, 403, "SecondLevelDomainForbidden", "Please use virtual hosted style to access.", head=head)
+            return request.error(403, "SecondLevelDomainForbidden", "Please use virtual hosted style to access.")
         folder = self.root / bucket
-        if not folder.is_dir():
-            return self._error(start_response, echo, 404, "NoSuchBucket", "The specified bucket does not exist.", head=head, bucket=bucket)
+        if not _BUCKET.fullmatch(bucket) or not folder.is_dir():
+            return request.error(404, "NoSuchBucket", "The specified bucket does not exist.", fields=[("BucketName", bucket)])
         key = _key(target)
-        path = None if key is None else _inside(folder, key)
-        if path is None or not path.is_file():
-            return self._error(start_response, echo, 404, "NoSuchKey", "The specified key does not exist.", head=head, bucket=bucket, key=key or "")
-        return self._object(environ, start_response, echo, path, head)
+        found = None if key is None else _object(folder, key)
+        if found is None:
+            return request.error(404, "NoSuchKey", "The specified key does not exist.", fields=[("Key", key or "")])
+        return self._serve(environ, request, *found)
 
-    def _bucket(self, host_header: str) -> str | None:
-        host = host_header.rsplit(":", 1)[0] if not host_header.endswith("]") else host_header
-        host = host.lower().rstrip(".")
+    def _bucket(self, host: str) -> str | None:
+        """The bucket a Host names, or None for a path-style Host."""
         if host in self.cnames:
             return self.cnames[host]
-        label, dot, rest = host.partition(".")
-        if not dot or not rest or re.fullmatch(r"[0-9.]+", host):
-            return None  # a bare endpoint or an IP address: path-style
-        return label
+        labels = host.split(".")
+        endpoint_labels = 3 if labels[-2:] == ["aliyuncs", "com"] else 1  # oss-<region>.aliyuncs.com
+        if len(labels) <= endpoint_labels or host.startswith("[") or host.replace(".", "").isdigit():
+            return None
+        return labels[0]
 
-    def _etag(self, path: Path, stat: os.stat_result) -> str:
-        if stat.st_size > HASH_LIMIT:
-            return f'"{stat.st_size:X}-{stat.st_mtime_ns:X}"'
-        cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    def _etag(self, path: Path, info: os.stat_result) -> str:
+        if info.st_size > HASH_LIMIT:
+            return f'"{info.st_size:X}-{info.st_mtime_ns:X}"'
+        cache_key = (str(path), info.st_size, info.st_mtime_ns)
         with self._lock:
             tag = self._etags.get(cache_key)
         if tag is None:
@@ -101,181 +126,242 @@ class LocalOrigin:
                 self._etags[cache_key] = tag
         return tag
 
-    def _object(self, environ: dict[str, Any], start_response: StartResponse, echo: Headers, path: Path, head: bool) -> Iterable[bytes]:
-        stat = path.stat()
-        size = stat.st_size
-        etag = self._etag(path, stat)
-        modified = email.utils.formatdate(int(stat.st_mtime), usegmt=True)
-        validators = [("ETag", etag), ("Last-Modified", modified)]
-        if not _if_match(environ.get("HTTP_IF_MATCH"), etag) or _modified_since(environ.get("HTTP_IF_UNMODIFIED_SINCE"), stat.st_mtime):
-            return self._error(start_response, echo, 412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold.", head=head)
+    def _serve(self, environ: dict[str, Any], request: _Request, path: Path, info: os.stat_result) -> Iterable[bytes]:
+        size, mtime = info.st_size, int(info.st_mtime)  # HTTP dates have whole seconds
+        etag = self._etag(path, info)
+        validators = [("ETag", etag), ("Last-Modified", email.utils.formatdate(mtime, usegmt=True))]
+        if_match = environ.get("HTTP_IF_MATCH")
+        unmodified_since = _http_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+        if (if_match is not None and not _match(if_match, etag, weak=False)) or (
+            if_match is None and unmodified_since is not None and mtime > unmodified_since
+        ):
+            return request.error(412, "PreconditionFailed", "At least one of the pre-conditions you specified did not hold.")
         none_match = environ.get("HTTP_IF_NONE_MATCH")
+        modified_since = _http_date(environ.get("HTTP_IF_MODIFIED_SINCE"))
         if none_match is not None:
-            not_modified = _none_match(none_match, etag)
+            not_modified = _match(none_match, etag, weak=True)
         else:
-            since = environ.get("HTTP_IF_MODIFIED_SINCE")
-            not_modified = since is not None and not _modified_since(since, stat.st_mtime)
+            not_modified = modified_since is not None and mtime <= modified_since
         if not_modified:
-            start_response("304 Not Modified", validators + echo)
-            return []
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-        headers = [("Content-Type", content_type), ("Accept-Ranges", "bytes"), *validators, *echo]
+            return request.respond(304, validators)
         byte_range = _range(environ.get("HTTP_RANGE"), size)
         if byte_range == "unsatisfiable":
-            start_response("416 Requested Range Not Satisfiable", [("Content-Range", f"bytes */{size}"), ("Content-Length", "0"), *headers])
-            return []
+            return request.error(416, "InvalidRange", "The requested range cannot be satisfied.",
+                                 headers=[("Content-Range", f"bytes */{size}")])  # fmt: skip
+        headers = [("Content-Type", mimetypes.guess_type(path.name)[0] or "application/octet-stream"),
+                   ("Accept-Ranges", "bytes"), *validators]  # fmt: skip
         if byte_range is None:
-            start, end, status = 0, size - 1, "200 OK"
+            status, start, length = 200, 0, size
         else:
-            start, end = byte_range
-            status = "206 Partial Content"
+            status, (start, end) = 206, byte_range
+            length = end - start + 1
             headers.append(("Content-Range", f"bytes {start}-{end}/{size}"))
-        length = max(end - start + 1, 0)
-        start_response(status, [("Content-Length", str(length)), *headers])
-        if head or length == 0:
-            return []
-        return _stream(path, start, length)
-
-    def _error(self, start_response: StartResponse, echo: Headers, code: int, error: str, message: str, *,
-               head: bool, extra: Headers = (), bucket: str = "", key: str = "") -> Iterable[bytes]:  # fmt: skip
-        request_id = dict(echo)["x-oss-request-id"]
-        fields = [("Code", error), ("Message", message), ("RequestId", request_id), ("HostId", bucket or "localhost")]
-        if bucket:
-            fields.append(("BucketName", bucket))
-        if key:
-            fields.append(("Key", key))
-        xml = '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n' + "".join(f"  <{name}>{escape(value)}</{name}>\n" for name, value in fields) + "</Error>\n"
-        body = xml.encode("utf-8")
-        reason = {403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 412: "Precondition Failed"}[code]
-        start_response(f"{code} {reason}", [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *extra, *echo])
-        return [] if head else [body]
-
-
-def _stream(path: Path, start: int, length: int) -> Iterator[bytes]:
-    with path.open("rb") as handle:
+        headers.append(("Content-Length", str(length)))
+        if request.head or length == 0:
+            return request.respond(status, headers)
+        handle = path.open("rb")
+        request.respond(status, headers)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if status == 200 and file_wrapper is not None:
+            return file_wrapper(handle, CHUNK)
         handle.seek(start)
-        while length > 0:
-            chunk = handle.read(min(CHUNK, length))
+        return _Slice(handle, length)
+
+
+class _Request:
+    """What every response to one request shares: start_response, HEAD or not, the Host, the echo headers."""
+
+    def __init__(self, start_response: StartResponse, head: bool, host: str, echo: Headers):
+        self.start_response = start_response
+        self.head = head
+        self.host = host
+        self.request_id = uuid.uuid4().hex[:24].upper()
+        self.common = [*echo, ("x-oss-request-id", self.request_id)]
+
+    def respond(self, code: int, headers: Headers) -> list[bytes]:
+        self.start_response(f"{code} {HTTPStatus(code).phrase}", [*headers, *self.common])
+        return []
+
+    def error(self, code: int, error: str, message: str, *, fields: Headers = (), headers: Headers = ()) -> list[bytes]:
+        """An OSS XML error (Code, Message, RequestId, HostId, then ``fields``); no body for HEAD."""
+        rows = [("Code", error), ("Message", message), ("RequestId", self.request_id), ("HostId", self.host), *fields]
+        body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n'
+                + "".join(f"  <{name}>{escape(value)}</{name}>\n" for name, value in rows) + "</Error>\n").encode("utf-8")  # fmt: skip
+        self.respond(code, [("Content-Type", "application/xml"), ("Content-Length", str(len(body))), *headers])
+        return [] if self.head else [body]
+
+
+class _Slice:
+    """``length`` bytes of an open file from its current position, read in CHUNK pieces; the server closes it."""
+
+    def __init__(self, handle: IO[bytes], length: int):
+        self._handle = handle
+        self._length = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        remaining = self._length
+        while remaining > 0:
+            chunk = self._handle.read(min(CHUNK, remaining))
             if not chunk:
                 return
-            length -= len(chunk)
+            remaining -= len(chunk)
             yield chunk
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+def _hostname(host_header: str) -> str:
+    """The Host header without its port, lower-cased, without a trailing dot."""
+    host = host_header.strip().lower()
+    host = host.partition("]")[0] + "]" if host.startswith("[") else host.partition(":")[0]
+    return host.rstrip(".")
 
 
 def _rebuild_target(environ: Mapping[str, Any]) -> str:
-    path = environ.get("PATH_INFO", "/").encode("latin-1").decode("utf-8", "replace")
+    """The request target from PATH_INFO (WSGI's Latin-1 view of the decoded bytes) and QUERY_STRING."""
+    path = quote(environ.get("PATH_INFO", "").encode("latin-1"), safe="/!$&'()*+,;=:@~")
     query = environ.get("QUERY_STRING", "")
-    return path + ("?" + query if query else "")
+    return (path or "/") + ("?" + query if query else "")
 
 
 def _header_safe(text: str) -> str:
+    """``text`` with every character outside printable ASCII as ``%XX`` (environ strings hold one byte per character)."""
     return "".join(ch if 0x20 <= ord(ch) < 0x7F else f"%{ord(ch) & 0xFF:02X}" for ch in text)
 
 
 def _key(target: str) -> str | None:
-    """Object key of a request target: the path after ``/``, percent-decoded as UTF-8."""
+    """Object key of a request target: the path after ``/``, percent-decoded as UTF-8.
+
+    None when there is none: not an origin-form target, not UTF-8, or a control character (NUL among them).
+    """
     path = target.partition("?")[0]
-    if path.startswith(("http://", "https://")):
-        path = "/" + path.split("/", 3)[3] if path.count("/") >= 3 else "/"
+    if not path.startswith("/"):
+        return None
     try:
-        key = unquote_to_bytes(path.encode("latin-1")).decode("utf-8")
-    except (UnicodeError, ValueError):
+        key = unquote_to_bytes(path[1:].encode("latin-1")).decode("utf-8")
+    except UnicodeError:
         return None
-    key = key[1:] if key.startswith("/") else key
-    if not key or key.endswith("/") or "\x00" in key:
-        return None
-    return key
+    return None if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in key) else key
 
 
-def _inside(folder: Path, key: str) -> Path | None:
-    """The file for ``key`` if it lies inside ``folder`` (no ``..``, no symlink escape)."""
-    if any(part in ("", ".", "..") for part in key.split("/")):
+def _object(folder: Path, key: str) -> tuple[Path, os.stat_result] | None:
+    """The regular file for ``key`` and its stat, if it lies inside ``folder`` (no ``..``, no symlink escape).
+
+    An empty key or one ending in ``/`` names a folder, never an object (no index documents here).
+    """
+    if any(part in ("", ".", "..") for part in key.split("/")):  # also catches "" and "dir/"
         return None
-    path = (folder / key).resolve()
-    return path if path.is_relative_to(folder.resolve()) else None
+    try:
+        path = (folder / key).resolve()
+        info = path.stat()
+    except (OSError, RuntimeError):  # missing, name too long, symlink loop
+        return None
+    if not stat.S_ISREG(info.st_mode) or not path.is_relative_to(folder.resolve()):
+        return None
+    return path, info
 
 
-def _range(header: str | None, size: int) -> tuple[int, int] | str | None:
-    """(first, last) of a single satisfiable range; ``"unsatisfiable"``; ``None`` for the full body."""
-    if not header:
-        return None
-    match = _RANGE.fullmatch(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
+def _range(header: str | None, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """(first, last) of a single satisfiable range; ``"unsatisfiable"``; None for the full body."""
+    match = _RANGE.fullmatch((header or "").strip())
+    if not match or match.groups() == ("", ""):
         return None
     first, last = match.groups()
     if not first:
         suffix = int(last)
-        if suffix == 0:
-            return "unsatisfiable"
-        return max(size - suffix, 0), size - 1
-    start = int(first)
-    end = size - 1 if not last else min(int(last), size - 1)
-    if last and int(last) < start:
+        return (max(size - suffix, 0), size - 1) if suffix and size else "unsatisfiable"
+    if last and int(last) < int(first):
         return None
-    if start >= size:
+    if int(first) >= size:
         return "unsatisfiable"
-    return start, end
+    end = min(int(last), size - 1) if last else size - 1
+    return int(first), end
 
 
-def _tags(header: str) -> list[str]:
-    return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
-
-
-def _none_match(header: str, etag: str) -> bool:
-    tags = _tags(header)
-    return "*" in tags or etag in tags
-
-
-def _if_match(header: str | None, etag: str) -> bool:
-    if header is None:
-        return True
+def _match(header: str, etag: str, *, weak: bool) -> bool:
+    """Whether an If-Match (strong comparison) or If-None-Match (weak) list matches ``etag``."""
     tags = [tag.strip() for tag in header.split(",")]
+    if weak:
+        tags = [tag.removeprefix("W/") for tag in tags]
     return "*" in tags or etag in tags
 
 
-def _modified_since(header: str | None, mtime: float) -> bool:
-    """True if the object changed after the date in ``header`` (a bad date never counts)."""
-    if not header:
-        return False
+def _http_date(header: str | None) -> float | None:
+    """The timestamp of an HTTP date; None when absent or invalid (the condition is then ignored)."""
     try:
-        date = email.utils.parsedate_to_datetime(header)
+        date = email.utils.parsedate_to_datetime(header or "")
     except (TypeError, ValueError):
-        return False
-    return int(mtime) > date.timestamp()
-
-
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+        return None
+    return (date if date.tzinfo else date.replace(tzinfo=timezone.utc)).timestamp()
 
 
 class _Handler(WSGIRequestHandler):
     """Adds the raw request target as ``REQUEST_URI``; logs nothing per request."""
 
     def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ["REQUEST_URI"] = self.path
+        environ: dict[str, Any] = super().get_environ()
+        environ["REQUEST_URI"] = self.requestline.split()[1]  # self.path has a leading "//" collapsed
         return environ
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass
 
 
-class RunningOrigin:
-    """A :class:`LocalOrigin` served on a real socket in a background thread."""
+class _Server(ThreadingMixIn, WSGIServer):
+    """A thread per connection; ``server_close`` also ends the open connections and waits until they are closed.
 
-    def __init__(self, root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0, cnames: Mapping[str, str] | None = None):
+    Handler threads are daemons, so a forgotten origin never keeps a process alive; ThreadingMixIn does
+    not join daemon threads, hence the bookkeeping that makes "stopped" mean "no socket left open".
+    """
+
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int]):
+        super().__init__(address, _Handler)
+        self._connections: set[socket.socket] = set()
+        self._changed = threading.Condition()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._changed:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self._changed:
+            self._connections.discard(request)
+            self._changed.notify_all()
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._changed:
+            for connection in self._connections:
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)  # a handler waiting on a slow or idle client returns
+                except OSError:
+                    pass  # its handler closed it just now
+            self._changed.wait_for(lambda: not self._connections)
+
+
+class RunningOrigin:
+    """A :class:`LocalOrigin` for ``root`` served on a real socket in a background thread until :meth:`stop`."""
+
+    def __init__(self, root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0,
+                 cnames: Mapping[str, str] | None = None):  # fmt: skip
         self.root = Path(root)
         self.app = LocalOrigin(root, cnames)
-        self._server = _Server((host, port), _Handler)
+        self._server = _Server((host, port))
         self._server.set_app(self.app)
-        self.host = host
+        self.host: str = self._server.server_address[0]
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     @property
     def address(self) -> str:
+        """``host:port``, as an upstream address for the middleware."""
         return f"{self.host}:{self.port}"
 
     @property
@@ -283,6 +369,7 @@ class RunningOrigin:
         return f"http://{self.address}"
 
     def stop(self) -> None:
+        """Stop accepting, end open connections, close every socket; calling it again does nothing."""
         if self._thread.is_alive():
             self._server.shutdown()
             self._thread.join()
@@ -302,13 +389,13 @@ def serve_origin(root: str | os.PathLike[str], host: str = "127.0.0.1", port: in
 
 def _cname(text: str) -> tuple[str, str]:
     domain, sep, bucket = text.partition("=")
-    if not sep or not domain or not bucket:
+    if not sep or not domain or not _BUCKET.fullmatch(bucket):
         raise argparse.ArgumentTypeError(f"expected DOMAIN=BUCKET, got {text!r}")
     return domain, bucket
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``osscname serve-bucket DIR``: serve DIR/<bucket>/<key> until interrupted."""
+    """``osscname serve-bucket DIR``: serve DIR/<bucket>/<key> until SIGINT or SIGTERM."""
     parser = argparse.ArgumentParser(prog="osscname serve-bucket", description="Serve DIR/<bucket>/<key> like OSS serves <bucket>.<endpoint>.")
     parser.add_argument("dir", metavar="DIR", help="folder whose sub-folders are buckets")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
