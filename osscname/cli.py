@@ -156,7 +156,7 @@ DELEGATED = {"serve-bucket": _serve_bucket, "demo": _demo}
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="osscname", description=__doc__.split("\n\n")[0],
+    top = argparse.ArgumentParser(prog="osscname", description=__doc__.split("\n\n")[0].replace("``", ""),
                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = commands.add_parser("validate", help="check a bindings file; exit 0 valid, 2 invalid")
