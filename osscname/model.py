@@ -21,8 +21,10 @@ __all__ = ["Binding", "BindingSet", "UNSAFE", "MAINLAND_CHINA", "is_mainland_chi
 
 #: Characters no value may carry into a generated file: they end a token, start a comment or a
 #: variable, or break out of a quoted string in nginx, VCL, Caddyfile, HCL/JSON, JavaScript or zone
-#: files. Validation rejects them; the template guard refuses them again.
-UNSAFE = re.compile(r"""[;{}$"'#\\`\s\x00-\x1f\x7f-\x9f\u2028\u2029]""")
+#: files. Validation rejects them; the template guard refuses them again. Invisible format characters
+#: (zero-width, bidirectional overrides and isolates, BOM) go too: they can make a generated file
+#: read differently from what it does ("Trojan Source", CVE-2021-42574).
+UNSAFE = re.compile(r"""[;{}$"'#\\`\s\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]""")
 
 #: Regions whose buckets need an ICP filing number on a bound domain (cn-* except Hong Kong).
 MAINLAND_CHINA = "cn-"

@@ -87,11 +87,13 @@ def unsafe_cases() -> list[Any]:
     chars = {
         ";": "';'", "{": "'{'", "}": "'}'", "$": "'$'", '"': "'\"'", "'": '"\'"', "#": "'#'",
         "\\": "'\\\\'", "`": "'`'", " ": "U+0020", "\t": "U+0009", "\n": "U+000A", "\u2028": "U+2028",
-        "\x7f": "U+007F", "\x85": "U+0085", "\u00a0": "U+00A0",
+        "\x7f": "U+007F", "\x85": "U+0085", "\u00a0": "U+00A0", "\u200b": "U+200B", "\u202e": "U+202E",
+        "\u2066": "U+2066", "\ufeff": "U+FEFF",
     }  # fmt: skip
     names = {";": "semicolon", "{": "lbrace", "}": "rbrace", "$": "dollar", '"': "dquote", "'": "squote",
              "#": "hash", "\\": "backslash", "`": "backtick", " ": "space", "\t": "tab", "\n": "newline",
-             "\u2028": "u2028", "\x7f": "del", "\x85": "nel", "\u00a0": "nbsp"}  # fmt: skip
+             "\u2028": "u2028", "\x7f": "del", "\x85": "nel", "\u00a0": "nbsp", "\u200b": "zwsp",
+             "\u202e": "rlo", "\u2066": "lri", "\ufeff": "bom"}  # fmt: skip
     templates = {
         "domain": "img{}abc.com",
         "bucket": "ab{}c",
