@@ -442,11 +442,12 @@ def _zones(walk: _Walk, node: Node | None) -> tuple[str, ...]:
     return tuple(zones)
 
 
-def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: frozenset[str]) -> Binding | None:
+def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: frozenset[str], first_line: dict[str, int]) -> Binding | None:
     """One binding from its node and the defaults; ``None`` (problems recorded) if it is invalid.
 
     ``broken``: fields given in defaults but invalid (reported there once), which no binding is
-    then said to be missing.
+    then said to be missing. ``first_line``: where each domain was first bound, invalid bindings
+    included, so that a domain bound twice is reported even when its first binding has mistakes.
     """
     problems = len(walk.problems)
     values = defaults.copy()
@@ -457,6 +458,10 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
         if "domain" not in own:
             walk.problem(node, "missing required field 'domain'")
         return None
+    line = node.start_mark.line + 1
+    earlier = first_line.setdefault(domain, line)
+    if earlier != line:
+        walk.problem(node, f"domain {domain!r} is already bound at line {earlier}")
 
     bucket = values.get("bucket")
     if bucket is None and "bucket" not in given:
@@ -526,13 +531,9 @@ def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any], broken: 
         if not isinstance(item, MappingNode):
             walk.problem(item, "each binding must be a mapping ('- domain: ...')")
             continue
-        binding = _binding(walk, item, defaults, broken)
+        binding = _binding(walk, item, defaults, broken, first_line)
         if binding is None:
             continue
-        if binding.domain in first_line:
-            walk.problem(item, f"domain {binding.domain!r} is already bound at line {first_line[binding.domain]}")
-            continue
-        first_line[binding.domain] = binding.line
         if binding.region is not None and binding.domain[0] != "*":
             key = (binding.region, binding.bucket)
             per_bucket[key] = count = per_bucket.get(key, 0) + 1

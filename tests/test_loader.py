@@ -383,6 +383,12 @@ BINDING_RULES = [
         [(4, 5, "domain '*.abc.com' is already bound at line 3")],
         id="wildcard-bound-twice",
     ),
+    pytest.param(
+        "  - domain: img.abc.com\n    bucket: Abc_img\n    region: us-west-1\n  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n",
+        [(4, 13, "bucket 'Abc_img' is not a valid OSS bucket name: 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit"),
+         (6, 5, "domain 'img.abc.com' is already bound at line 3")],
+        id="bound-twice-first-binding-invalid",
+    ),
 ]
 
 
