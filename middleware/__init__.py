@@ -19,7 +19,9 @@ x_host=0, reload=0, cache_size=4096, ssl_context=None)``
     ``{bucket host: "ADDR:PORT"}``: connect rewrites for that bucket host (for a custom endpoint, its
     ``host[:port]``) to another address, e.g. a VPC address or a local test origin, while still
     sending the real Host (and, over https, SNI and certificate checks for the bucket host). The same
-    override as ``generate-nginx --upstream BUCKETHOST=ADDR:PORT``.
+    override as ``generate-nginx --upstream BUCKETHOST=ADDR:PORT``. A value ``http://ADDR:PORT`` (or
+    ``https://``) also fixes the scheme of that connection whatever the request's, e.g. to test an
+    https-only binding against the plain-http local origin. An invalid value raises ``ValueError``.
 ``timeout``
     Seconds for connecting to the upstream and for each read from it. Connection errors answer
     ``502``, timeouts ``504``, each with a short plain-text body and one log line.

@@ -95,6 +95,19 @@ def _split_address(address: str, default_port: int) -> tuple[str, int]:
     return (host, int(port)) if colon else (address, default_port)
 
 
+def parse_address(value: str) -> tuple[str | None, str]:
+    """An ``upstreams`` value: ``ADDR:PORT``, or ``http://ADDR:PORT`` / ``https://ADDR:PORT`` to connect
+    with that scheme whatever the request's (plain http to a local test origin or a TLS-offloading
+    sidecar for an https-only binding). Raises ValueError at start-up for anything else."""
+    scheme, sep, address = value.rpartition("://")
+    if sep and scheme not in SCHEMES:
+        raise ValueError(f"upstreams: {value!r}: the scheme must be http or https")
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in address:
+        raise ValueError(f"upstreams: expected ADDR:PORT or http(s)://ADDR:PORT, got {value!r}")
+    return scheme or None, address
+
+
 def _quiet(sock: socket.socket | None) -> bool:
     """True if an idle connection has nothing to read: a closed one would read as end of file."""
     if sock is None:
@@ -168,7 +181,7 @@ class Upstreams:
     """Every :class:`Upstream` of a middleware, made on first use and kept across reloads."""
 
     def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None):
-        self._addresses = dict(addresses)
+        self._addresses = {host: parse_address(value) for host, value in addresses.items()}
         self._timeout = timeout
         self._context = context
         self._made: dict[tuple[str, str], Upstream] = {}
@@ -176,10 +189,11 @@ class Upstreams:
     def get(self, scheme: str, bucket_host: str) -> Upstream:
         upstream = self._made.get((scheme, bucket_host))
         if upstream is None:
-            if scheme == "https" and self._context is None:
+            forced, address = self._addresses.get(bucket_host, (None, bucket_host))
+            connect = forced or scheme
+            if connect == "https" and self._context is None:
                 self._context = ssl.create_default_context()
-            address = self._addresses.get(bucket_host, bucket_host)
-            upstream = self._made.setdefault((scheme, bucket_host), Upstream(scheme, bucket_host, address, self._timeout, self._context))
+            upstream = self._made.setdefault((scheme, bucket_host), Upstream(connect, bucket_host, address, self._timeout, self._context))
         return upstream
 
     def close(self) -> None:

@@ -2,10 +2,12 @@
 
 Everything runs on this machine: sample objects are written for every bucket of the bindings file,
 the local origin serves them as virtual-hosted buckets, and every bucket host of a rewrite binding is
-routed to it (the middleware's ``upstreams`` override), so ``curl -H 'Host: x.eu.cdn.example.org' ...``
-shows bytes coming from "OSS" under the custom domain. Redirect bindings answer with the real bucket
-URL, which is what a browser would follow. The demo listens on plain http only, so a binding with
-``https.force`` answers its 301 to https (what it does in production before anything else).
+routed to it in plain http (the middleware's ``upstreams`` override), so
+``curl -H 'Host: files.abc.com' ...`` shows bytes coming from "OSS" under the custom domain. Redirect
+bindings answer with the real bucket URL, which is what a browser would follow. The demo listens on
+plain http and trusts one proxy's ``X-Forwarded-Proto`` (``x_proto=1``, as behind a TLS-terminating
+proxy), so ``-H 'X-Forwarded-Proto: https'`` stands in for TLS; without it, a binding with
+``https.force`` answers its 301 to https.
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def write_samples(root: Path, bindings: BindingSet) -> None:
             (folder / binding.index).write_text(f"<h1>{binding.bucket}: {binding.prefix}{binding.index}</h1>\n")
             (folder / "docs" / binding.index).write_text(f"<h1>{binding.bucket}: {binding.prefix}docs/{binding.index}</h1>\n")
         if binding.error_document:
-            (folder / binding.error_document).write_text(f"<h1>{binding.bucket}: not found</h1>\n")
+            # a key from the bucket's root, not under the prefix (see the middleware's decisions)
+            (root / binding.bucket / binding.error_document).write_text(f"<h1>{binding.bucket}: not found</h1>\n")
 
 
 def _examples(bindings: BindingSet, base: str) -> list[str]:
@@ -52,16 +55,17 @@ def _examples(bindings: BindingSet, base: str) -> list[str]:
     for binding in bindings:
         host = binding.name if not binding.is_wildcard else "any." + binding.name
         path = "/hello.txt" if binding.mode == "rewrite" else "/logo.png?v=1"
-        lines.append(f"  curl -i -H 'Host: {host}' '{base}{path}'    # {_what(binding)}")
-        if binding.mode == "rewrite" and binding.index and not binding.https_force:
-            lines.append(f"  curl -i -H 'Host: {host}' '{base}/docs'    # folder without slash: subdir={binding.subdir}")
+        if binding.https_force:
+            lines.append(f"  curl -i -H 'Host: {host}' '{base}{path}'    # https.force: 301 to the same URL on https")
+        proto = " -H 'X-Forwarded-Proto: https'" if binding.https_force else ""
+        lines.append(f"  curl -i{proto} -H 'Host: {host}' '{base}{path}'    # {_what(binding)}")
+        if binding.mode == "rewrite" and binding.index:
+            lines.append(f"  curl -i{proto} -H 'Host: {host}' '{base}/docs'    # folder without slash: subdir={binding.subdir}")
     lines.append(f"  curl -i -H 'Host: www.example.com' '{base}/'    # unbound host: the app answers")
     return lines
 
 
 def _what(binding: Binding) -> str:
-    if binding.https_force:
-        return "https.force: 301 to the same URL on https"
     if binding.mode == "redirect":
         return f"redirect {binding.status} to {binding.bucket_host}"
     return f"rewrite from bucket {binding.bucket}"
@@ -96,8 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="osscname-demo-") as folder, serve_origin(folder) as origin:
         write_samples(Path(folder), bindings)
-        upstreams = {b.bucket_host: origin.address for b in bindings if b.mode == "rewrite" and b.endpoint_type != "custom"}
-        wrapped = CustomDomainMiddleware(app, bindings, upstreams=upstreams)
+        plain = "http://" + origin.address
+        upstreams = {b.bucket_host: plain for b in bindings if b.mode == "rewrite" and b.endpoint_type != "custom"}
+        wrapped = CustomDomainMiddleware(app, bindings, upstreams=upstreams, x_proto=1)
         try:
             server = make_server(args.host, args.port, wrapped, server_class=_Server, handler_class=_QuietHandler)
         except OSError as error:
@@ -105,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         base = f"http://{args.host}:{server.server_port}"
         print(f"demo: app + middleware on {base}, local OSS origin on {origin.url} serving {folder}", flush=True)
-        print("demo: try", flush=True)
+        print("demo: try (X-Forwarded-Proto: https stands in for TLS, one proxy hop is trusted)", flush=True)
         print("\n".join(_examples(bindings, base)), flush=True)
         signal.signal(signal.SIGTERM, _interrupt)
         try:

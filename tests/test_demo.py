@@ -37,10 +37,10 @@ def demo():
         process.stderr.close()
 
 
-def get(port: int, host: str, path: str) -> tuple[int, dict[str, str], bytes]:
+def get(port: int, host: str, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
-        conn.request("GET", path, headers={"Host": host})
+        conn.request("GET", path, headers={"Host": host, **{k.replace("_", "-"): v for k, v in headers.items()}})
         response = conn.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:
@@ -53,6 +53,15 @@ def test_demo_answers_each_kind_of_binding_and_stops_on_sigterm(demo):
     assert (status, headers["location"]) == (301, "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png?v=1")
     status, headers, _ = get(port, "files.abc.com", "/hello.txt")
     assert (status, headers["location"]) == (301, "https://files.abc.com/hello.txt")
+
+    # behind a trusted TLS-terminating proxy: the rewrite, its folders and error document, HSTS
+    files = folder / "abc-files"
+    status, headers, body = get(port, "files.abc.com", "/hello.txt", X_Forwarded_Proto="https")
+    assert (status, body) == (200, (files / "public" / "hello.txt").read_bytes())
+    assert (headers["x-origin-host"], headers["x-origin-uri"]) == ("abc-files.oss-cn-hangzhou.aliyuncs.com", "/public/hello.txt")
+    assert headers["strict-transport-security"] == "max-age=31536000"
+    assert get(port, "files.abc.com", "/docs", X_Forwarded_Proto="https")[::2] == (200, (files / "public" / "docs" / "index.html").read_bytes())
+    assert get(port, "files.abc.com", "/nothing-here", X_Forwarded_Proto="https")[::2] == (404, (files / "404.html").read_bytes())
 
     status, headers, body = get(port, "x.eu.cdn.example.org", "/hello.txt")
     assert status == 200

@@ -240,6 +240,25 @@ def test_https_and_hsts_on_rewrite(client: TestApp) -> None:
     assert response.headers["Strict-Transport-Security"] == "max-age=60"
 
 
+def test_upstream_scheme_override_reaches_a_plain_http_origin_for_https_requests(origin: Any) -> None:
+    """``http://ADDR:PORT`` connects in plain http whatever the request's scheme, so an https-only
+    binding can be tested against the local origin; the bucket Host and X-Forwarded-Proto stay."""
+    middleware = CustomDomainMiddleware(App(), load_bindings(BINDINGS), upstreams={FILES: "http://" + origin.address}, timeout=5)
+    try:
+        response = TestApp(middleware).get("/a.txt", headers={"Host": "hsts.test.example"}, extra_environ={"wsgi.url_scheme": "https"})
+        assert_rewrite(response, FILES, "/a.txt", status=200)
+        assert response.body == b"object a\n"
+        assert response.headers["Strict-Transport-Security"] == "max-age=60"
+    finally:
+        middleware.close()
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1", "ftp://127.0.0.1:80", "127.0.0.1:0", "127.0.0.1:99999", "http://127.0.0.1:80/x", ":80"])
+def test_upstream_override_refused_at_start_up(value: str) -> None:
+    with pytest.raises(ValueError, match="upstreams: "):
+        CustomDomainMiddleware(App(), load_bindings(BINDINGS), upstreams={FILES: value})
+
+
 def test_unbound_passes(client: TestApp) -> None:
     assert_passthrough(client.get("/a.txt", headers={"Host": "files.other.example"}), status=200, body=b"app\n")
 
