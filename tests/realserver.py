@@ -1,4 +1,5 @@
-"""Starting real servers (nginx, workerd, ...) from tests: find the binary, pick a port, wait, stop.
+"""Real servers (nginx, workerd, waitress, the local origin, ...) from tests: find the binary, pick a
+port, wait, talk to it byte for byte, stop; and the bucket files they serve.
 
 On a user's machine a missing server skips the tests that need it; under CI (``CI=true``) it fails
 them, so a CI run can never pass by skipping what it was meant to prove.
@@ -6,13 +7,16 @@ them, so a CI run can never pass by skipping what it was meant to prove.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -60,3 +64,53 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
+
+
+class Answer(NamedTuple):
+    status: int
+    headers: http.client.HTTPMessage  #: case-insensitive; ``.get`` gives None for a missing header
+    body: bytes
+
+
+def send(port: int, target: str, *, host: str, method: str = "GET", headers: dict[str, str] | None = None,
+         context: ssl.SSLContext | None = None, timeout: float = 10.0) -> Answer:  # fmt: skip
+    """One request to 127.0.0.1:``port`` on a fresh connection, sent exactly as given: the target byte
+    for byte (no re-encoding), this Host and these headers only (no Accept-Encoding added); over TLS
+    with ``context``."""
+    if context is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    else:
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=context)
+    try:
+        conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+        conn.putheader("Host", host)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        return Answer(response.status, response.msg, response.read())
+    finally:
+        conn.close()
+
+
+def write_objects(root: Path, objects: dict[str, bytes]) -> Path:
+    """``{"bucket/key": data}`` as files under ``root``, the local origin's layout; returns ``root``."""
+    for key, data in objects.items():
+        path = root / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def check_answer(status: int, body: bytes, headers: Any, expected_status: int, expected_body: bytes | None, where: Any) -> None:
+    """An answer of a wrapped app: ``where`` is the redirect's Location (str), the rewrite's
+    (upstream Host, target) as the local origin echoed them (tuple), or None: the app answered."""
+    assert status == expected_status
+    if expected_body is not None:
+        assert body == expected_body
+    if isinstance(where, str):
+        assert headers.get("Location") == where
+    elif isinstance(where, tuple):
+        assert (headers.get("X-Origin-Host"), headers.get("X-Origin-Uri")) == where
+    else:
+        assert headers.get("X-Origin-Host") is None and headers.get("Location") is None

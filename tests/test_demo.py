@@ -7,7 +7,6 @@ host), then stopped by its PID with SIGTERM, which must end it cleanly.
 
 from __future__ import annotations
 
-import http.client
 import re
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from realserver import REPO, stop, wait_for_port
+from realserver import REPO, send, stop, wait_for_port
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
 
@@ -38,13 +37,8 @@ def demo():
 
 
 def get(port: int, host: str, path: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("GET", path, headers={"Host": host, **{k.replace("_", "-"): v for k, v in headers.items()}})
-        response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-    finally:
-        conn.close()
+    answer = send(port, path, host=host, headers={name.replace("_", "-"): value for name, value in headers.items()})
+    return answer.status, {name.lower(): value for name, value in answer.headers.items()}, answer.body
 
 
 def test_demo_answers_each_kind_of_binding_and_stops_on_sigterm(demo):

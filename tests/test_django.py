@@ -7,7 +7,6 @@ still answers 400 for a host it does not serve).
 
 from __future__ import annotations
 
-import http.client
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from webtest import TestApp
 
 from osscname.testing import serve_origin
 from osscname.testing.webtest import assert_passthrough, assert_redirect, assert_rewrite
-from realserver import free_port, stop, wait_for_port
+from realserver import check_answer, free_port, send, stop, wait_for_port, write_objects
 
 TESTS = Path(__file__).resolve().parent
 FILES = "abc-files.oss-cn-hangzhou.aliyuncs.com"
@@ -39,16 +38,9 @@ CASES = [
 ]
 
 
-def make_buckets(root: Path) -> Path:
-    for key, data in OBJECTS.items():
-        (root / key).parent.mkdir(parents=True, exist_ok=True)
-        (root / key).write_bytes(data)
-    return root
-
-
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with serve_origin(make_buckets(tmp_path_factory.mktemp("buckets"))) as running:
+    with serve_origin(write_objects(tmp_path_factory.mktemp("buckets"), OBJECTS)) as running:
         yield running
 
 
@@ -65,22 +57,10 @@ def application(environment: dict[str, str]) -> Any:
     return application
 
 
-def check(status: int, body: bytes, headers: Any, expected_status: int, expected_body: bytes | None, where: Any) -> None:
-    assert status == expected_status
-    if expected_body is not None:
-        assert body == expected_body
-    if isinstance(where, str):
-        assert headers.get("Location") == where
-    elif isinstance(where, tuple):
-        assert (headers.get("X-Origin-Host"), headers.get("X-Origin-Uri")) == where
-    else:
-        assert headers.get("X-Origin-Host") is None and headers.get("Location") is None
-
-
 @pytest.mark.parametrize("host, target, status, body, where", CASES)
 def test_through_webtest(application: Any, host: str, target: str, status: int, body: bytes | None, where: Any) -> None:
     response = TestApp(application).get(target, headers={"Host": host}, expect_errors=True)
-    check(response.status_int, response.body, response.headers, status, body, where)
+    check_answer(response.status_int, response.body, response.headers, status, body, where)
 
 
 def test_webtest_helpers(application: Any) -> None:
@@ -112,12 +92,5 @@ def waitress_port(environment: dict[str, str]) -> Iterator[int]:
 
 @pytest.mark.parametrize("host, target, status, body, where", CASES)
 def test_under_waitress(waitress_port: int, host: str, target: str, status: int, body: bytes | None, where: Any) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", waitress_port, timeout=10)
-    try:
-        conn.putrequest("GET", target, skip_host=True)
-        conn.putheader("Host", host)
-        conn.endheaders()
-        response = conn.getresponse()
-        check(response.status, response.read(), response.headers, status, body, where)
-    finally:
-        conn.close()
+    answer = send(waitress_port, target, host=host)
+    check_answer(answer.status, answer.body, answer.headers, status, body, where)

@@ -7,7 +7,6 @@ never reaches it.
 
 from __future__ import annotations
 
-import http.client
 import threading
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +18,7 @@ from webtest import TestApp
 
 from osscname.middleware import CustomDomainMiddleware
 from osscname.testing import serve_origin
+from realserver import check_answer, send, write_objects
 
 BINDINGS = Path(__file__).resolve().parent / "django_site" / "bindings.yaml"
 FILES = "abc-files.oss-cn-hangzhou.aliyuncs.com"
@@ -52,10 +52,7 @@ def create_app() -> flask.Flask:
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    root = tmp_path_factory.mktemp("buckets")
-    for key, data in OBJECTS.items():
-        (root / key).parent.mkdir(parents=True, exist_ok=True)
-        (root / key).write_bytes(data)
+    root = write_objects(tmp_path_factory.mktemp("buckets"), OBJECTS)
     with serve_origin(root) as running:
         yield running
 
@@ -69,23 +66,11 @@ def app(origin: Any) -> Iterator[flask.Flask]:
     middleware.close()
 
 
-def check(status: int, body: bytes, headers: Any, expected_status: int, expected_body: bytes | None, where: Any) -> None:
-    assert status == expected_status
-    if expected_body is not None:
-        assert body == expected_body
-    if isinstance(where, str):
-        assert headers.get("Location") == where
-    elif isinstance(where, tuple):
-        assert (headers.get("X-Origin-Host"), headers.get("X-Origin-Uri")) == where
-    else:
-        assert headers.get("X-Origin-Host") is None and headers.get("Location") is None
-
-
 @pytest.mark.parametrize("host, target, headers, status, body, where", CASES)
 def test_through_webtest(app: flask.Flask, host: str, target: str, headers: dict[str, str], status: int, body: bytes | None, where: Any) -> None:
     # WebTest decodes the path into PATH_INFO; REQUEST_URI carries it as sent, as servers do.
     response = TestApp(app).get(target, headers={"Host": host, **headers}, extra_environ={"REQUEST_URI": target}, expect_errors=True)
-    check(response.status_int, response.body, response.headers, status, body, where)
+    check_answer(response.status_int, response.body, response.headers, status, body, where)
 
 
 @pytest.fixture(scope="module")
@@ -100,24 +85,10 @@ def port(app: flask.Flask) -> Iterator[int]:
 
 @pytest.mark.parametrize("host, target, headers, status, body, where", CASES)
 def test_under_waitress(port: int, host: str, target: str, headers: dict[str, str], status: int, body: bytes | None, where: Any) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.putrequest("GET", target, skip_host=True)
-        conn.putheader("Host", host)
-        for name, value in headers.items():
-            conn.putheader(name, value)
-        conn.endheaders()
-        response = conn.getresponse()
-        check(response.status, response.read(), response.headers, status, body, where)
-    finally:
-        conn.close()
+    answer = send(port, target, host=host, headers=headers)
+    check_answer(answer.status, answer.body, answer.headers, status, body, where)
 
 
 def test_head_under_waitress(port: int) -> None:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        conn.request("HEAD", "/big.bin", headers={"Host": "files.abc.com"})
-        response = conn.getresponse()
-        assert (response.status, response.read(), response.getheader("Content-Length")) == (200, b"", str(len(BIG)))
-    finally:
-        conn.close()
+    answer = send(port, "/big.bin", host="files.abc.com", method="HEAD")
+    assert (answer.status, answer.body, answer.headers["Content-Length"]) == (200, b"", str(len(BIG)))

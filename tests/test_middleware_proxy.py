@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import http.client
 import logging
 import os
 import socket
@@ -30,7 +29,7 @@ from osscname import load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.testing import serve_origin
 from osscname.testing.webtest import assert_passthrough, assert_redirect, assert_rewrite
-from realserver import free_port, require_binary
+from realserver import free_port, require_binary, send, write_objects
 
 FILES = "site-files.oss-eu-west-1.aliyuncs.com"
 STORE = "store.minio.test:9000"
@@ -81,12 +80,7 @@ OBJECTS = {
 
 @pytest.fixture(scope="module")
 def buckets(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("buckets")
-    for key, data in OBJECTS.items():
-        path = root / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
+    return write_objects(tmp_path_factory.mktemp("buckets"), OBJECTS)
 
 
 @pytest.fixture(scope="module")
@@ -521,30 +515,16 @@ def front(middleware: CustomDomainMiddleware) -> Iterator[int]:
     server.close()
 
 
-def request(port: int, target: str, host: str, method: str = "GET", headers: dict[str, str] | None = None) -> tuple[http.client.HTTPResponse, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-    conn.putheader("Host", host)
-    for name, value in (headers or {}).items():
-        conn.putheader(name, value)
-    conn.endheaders()
-    response = conn.getresponse()
-    body = response.read()
-    conn.close()
-    return response, body
-
-
 def test_real_server_rewrite(front: int) -> None:
-    response, body = request(front, "/big.bin", "files.test.example")
-    assert response.status == 200 and body == BIG and response.getheader("Content-Length") == str(len(BIG))
-    response, body = request(front, "/big.bin", "FILES.test.example:80", headers={"Range": "bytes=10-19"})
-    assert (response.status, body, response.getheader("Content-Range")) == (206, BIG[10:20], f"bytes 10-19/{len(BIG)}")
-    response, body = request(front, "/big.bin", "files.test.example", "HEAD")
-    assert (response.status, body, response.getheader("Content-Length")) == (200, b"", str(len(BIG)))
-    response, body = request(front, "/a%20b/..%2f?q=%0d%0a", "files.test.example")
-    assert response.status == 400
-    response, body = request(front, "/hello%20world.txt?x=%20", "files.test.example")
-    assert response.getheader("X-Origin-Uri") == "/public/hello%20world.txt?x=%20" and body == b"hello\n"
+    answer = send(front, "/big.bin", host="files.test.example")
+    assert answer.status == 200 and answer.body == BIG and answer.headers["Content-Length"] == str(len(BIG))
+    answer = send(front, "/big.bin", host="FILES.test.example:80", headers={"Range": "bytes=10-19"})
+    assert (answer.status, answer.body, answer.headers["Content-Range"]) == (206, BIG[10:20], f"bytes 10-19/{len(BIG)}")
+    answer = send(front, "/big.bin", host="files.test.example", method="HEAD")
+    assert (answer.status, answer.body, answer.headers["Content-Length"]) == (200, b"", str(len(BIG)))
+    assert send(front, "/a%20b/..%2f?q=%0d%0a", host="files.test.example").status == 400
+    answer = send(front, "/hello%20world.txt?x=%20", host="files.test.example")
+    assert answer.headers["X-Origin-Uri"] == "/public/hello%20world.txt?x=%20" and answer.body == b"hello\n"
 
 
 def test_client_going_away_closes_the_upstream_connection(origin: Any, buckets: Path) -> None:
@@ -554,7 +534,7 @@ def test_client_going_away_closes_the_upstream_connection(origin: Any, buckets: 
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
-        request(server.effective_port, "/a.txt", "files.test.example")  # warm up: threads, pools
+        send(server.effective_port, "/a.txt", host="files.test.example")  # warm up: threads, pools
         middleware.close()
         time.sleep(0.2)
         before = open_fds()

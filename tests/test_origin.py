@@ -21,13 +21,13 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import NamedTuple
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
 from osscname.testing import LocalOrigin, RunningOrigin, serve_origin
 from osscname.testing.pytest_plugin import OriginFactory
+from realserver import Answer, send
 
 pytest_plugins = ["osscname.testing.pytest_plugin", "pytester"]
 
@@ -77,28 +77,12 @@ def origin(oss_origin_factory: OriginFactory, tmp_path: Path) -> RunningOrigin:
     return oss_origin_factory(root, cnames={CNAME.upper(): BUCKET})
 
 
-class Reply(NamedTuple):
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
+def fetch(port: int, target: str, *, host: str = HOST, method: str = "GET", headers: dict[str, str] | None = None) -> Answer:
+    """One request to 127.0.0.1:``port``, sent exactly as given, for bucket ``abc-files`` unless told."""
+    return send(port, target, host=host, method=method, headers=headers)
 
 
-def fetch(port: int, target: str, *, host: str = HOST, method: str = "GET", headers: dict[str, str] | None = None) -> Reply:
-    """One request to 127.0.0.1:``port``, sent exactly as given, on a fresh connection."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        connection.putheader("Host", host)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return Reply(response.status, response.msg, response.read())
-    finally:
-        connection.close()
-
-
-def oss_error(reply: Reply) -> dict[str, str]:
+def oss_error(reply: Answer) -> dict[str, str]:
     """The fields of an OSS XML error body, checked for layout, content type, length and request id."""
     assert reply.headers["Content-Type"] == "application/xml"
     assert reply.headers["Content-Length"] == str(len(reply.body))
