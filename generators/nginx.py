@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import itertools
 import math
 import operator
 import re
@@ -250,30 +251,25 @@ def _ngx_hash(name: str) -> int:
     return sum(map(operator.mul, data, _POWERS[len(_POWERS) - len(data) :])) & _MASK
 
 
-def _size(name: str) -> int:
-    """``NGX_HASH_ELT_SIZE``: value pointer + 2-byte length + the name, rounded up to a pointer."""
-    return POINTER + (len(name) + 2 + POINTER - 1) // POINTER * POINTER
-
-
 def _elements(names: Iterable[str]) -> Table:
-    """(hash, size) per name. Names share parents (``h1.site.com``, ``h2.site.com``), so the hash of
-    ``.site.com`` is computed once: hash(a + b) = hash(a) * 31**len(b) + hash(b)."""
-    parents: dict[str, int] = {}
+    """(hash, size) per name; the size is ``NGX_HASH_ELT_SIZE``: value pointer + 2-byte length + the
+    name, rounded up to a pointer. Names share parents (``h1.site.com``, ``h2.site.com``), so the hash
+    of ``.site.com`` and its weight are computed once: hash(a + b) = hash(a) * 31**len(b) + hash(b).
+    The head label is a few bytes, for which a plain loop beats a sum of weighted bytes."""
+    parents: dict[str, tuple[int, int]] = {}  # ".site.com" → (its hash, 31**len(".site.com"))
     powers, top = _POWERS, len(_POWERS) - 1
     out: Table = []
     append = out.append
     for name in names:
-        dot = name.find(".")
-        if dot < 0:
-            dot = len(name)
-        parent = name[dot:]
-        tail = parents.get(parent)
+        head, dot, parent = name.partition(".")
+        suffix = dot + parent
+        tail = parents.get(suffix)
         if tail is None:
-            tail = parents[parent] = _ngx_hash(parent)
-        head = 0
-        for byte in name[:dot].encode("ascii"):
-            head = head * 31 + byte
-        append((((head & _MASK) * powers[top - len(parent)] + tail) & _MASK, POINTER + (len(name) + 9) // POINTER * POINTER))
+            tail = parents[suffix] = (_ngx_hash(suffix), powers[top - len(suffix)])
+        key = 0
+        for byte in head.encode("ascii"):
+            key = key * 31 + byte
+        append(((key * tail[1] + tail[0]) & _MASK, POINTER + (len(name) + 2 + POINTER - 1) // POINTER * POINTER))
     return out
 
 
@@ -296,7 +292,7 @@ def builds(table: Table, max_size: int, bucket_size: int) -> bool:
     to ``max_size`` whose every bucket fits in ``bucket_size``. False is nginx's "could not build"
     error (an element larger than a bucket) or its "could not build optimal" warning."""
     room = bucket_size - POINTER
-    if any(size > room for _, size in table):
+    if max(map(operator.itemgetter(1), table), default=0) > room:
         return False
     count = len(table)
     start = max(count // (room // (2 * POINTER)), 1)
@@ -347,11 +343,11 @@ def _fit(tables_: list[Table], defaults: tuple[int, int], memo: dict[tuple[int, 
     default_max, default_bucket = defaults
     if _all_build(tables_, default_max, default_bucket, memo):
         return None, None
-    sizes = [size for table in tables_ for _, size in table]
+    sizes = list(map(operator.itemgetter(1), itertools.chain.from_iterable(tables_)))
     largest = max(len(table) for table in tables_)
-    average = sum(sizes) // len(sizes)
+    average, longest = sum(sizes) // len(sizes), max(sizes)
     bucket = default_bucket
-    while bucket - POINTER < max(sizes) or (largest > 256 and (bucket - POINTER) // average < 6):
+    while bucket - POINTER < longest or (largest > 256 and (bucket - POINTER) // average < 6):
         bucket += CACHE_LINE if bucket < 4 * CACHE_LINE else bucket
     max_size = default_max
     while _overflow(largest, max_size, (bucket - POINTER) // average) > 1:
@@ -361,17 +357,15 @@ def _fit(tables_: list[Table], defaults: tuple[int, int], memo: dict[tuple[int, 
     return (max_size if max_size != default_max else None), (bucket if bucket != default_bucket else None)
 
 
-def hash_sizes(bindings: Sequence[Binding], map_keys: Iterable[str]) -> HashSizes:
-    """What this file needs: the host map and ``server_name`` share the bound names; ``map_keys`` are
-    the other maps' keys (record numbers, overridden bucket hosts), each map a table of its own,
-    checked together here since they share the sizes. The template's fixed maps have a handful of
-    short keys that fit nginx's defaults."""
-    exact = [b.domain for b in bindings if b.domain[0] != "*"]
-    wildcards = [b.domain[2:] for b in bindings if b.domain[0] == "*"]
-    names = tables(exact, wildcards)
+def hash_sizes(exact: Iterable[str], wildcards: Iterable[str], map_keys: Iterable[str]) -> HashSizes:
+    """What this file needs: the host map and ``server_name`` share the bound names (``exact`` ones,
+    and ``wildcards`` without their ``*.``); ``map_keys`` are the other maps' keys (record numbers,
+    overridden bucket hosts), each map a table of its own, checked together here since they share
+    the sizes. The template's fixed maps have a handful of short keys that fit nginx's defaults."""
+    bound = tables(exact, wildcards)
     memo: dict[tuple[int, int, int], bool] = {}
-    map_max, map_bucket = _fit(names + tables(map_keys, ()), MAP_DEFAULTS, memo)
-    server_max, server_bucket = _fit(names, SERVER_NAMES_DEFAULTS, memo)
+    map_max, map_bucket = _fit(bound + tables(map_keys, ()), MAP_DEFAULTS, memo)
+    server_max, server_bucket = _fit(bound, SERVER_NAMES_DEFAULTS, memo)
     return HashSizes(map_max, map_bucket, server_max, server_bucket)
 
 
@@ -391,6 +385,14 @@ def _upstream_name(host: str, taken: set[str]) -> str:
     return name
 
 
+def _left_out(bindings: BindingSet, kept: list[Binding]) -> list[tuple[str, str]]:
+    """(``FILE:LINE``, domain) of the bindings not kept; when all are, without hashing each one."""
+    if len(kept) == len(bindings):
+        return []
+    kept_set = set(kept)
+    return [(_comment(bindings.where(b)), b.domain) for b in bindings if b not in kept_set]
+
+
 def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
     rewrites = [b for b in kept if b.mode == "rewrite"]
     used = {b.bucket_host for b in rewrites}
@@ -407,18 +409,17 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
         if number is None:
             number = numbers[settings] = records.setdefault(record(b), str(len(records) + 1))
         hosts.append((b.domain, number))
-    names = [b.domain for b in kept]
-    sizes = hash_sizes(kept, [host for host, _, _ in upstreams] + list(records.values()))
-    kept_set = set(kept)
-    left_out = [(_comment(bindings.where(b)), b.domain) for b in bindings if b not in kept_set]
-    wildcards = sum(b.domain[0] == "*" for b in kept)
+    names = [domain for domain, _ in hosts]
+    exact = [name for name in names if name[0] != "*"]
+    wildcards = [name[2:] for name in names if name[0] == "*"]
+    sizes = hash_sizes(exact, wildcards, [host for host, _, _ in upstreams] + list(records.values()))
     context = {
         "source": _comment(bindings.source),
         "record_fields": "|".join(RECORD),
         "count": len(kept),
-        "exact": len(kept) - wildcards,
-        "wildcards": wildcards,
-        "left_out": left_out,
+        "exact": len(exact),
+        "wildcards": len(wildcards),
+        "left_out": _left_out(bindings, kept),
         "hash_directives": sizes.directives(),
         "emit_hash_sizes": not args.no_hash_sizes,
         "hosts": hosts,
