@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
@@ -44,9 +44,9 @@ from osscname.model import Binding, BindingSet
 
 from . import base
 from .cdn import resource_name, viewer_scheme, viewer_scheme_note
-from .dns import FileZones, apex_refusal, relative_name
+from .dns import apex_refusal, relative_name
 
-__all__ = ["FORMATS", "add_arguments", "plan", "functions"]
+__all__ = ["FORMATS", "add_arguments", "plan", "refusal", "functions"]
 
 FORMATS = ("terraform", "api")
 #: Domain names per BatchSetCdnDomainConfig call.
@@ -81,24 +81,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def plan(args: argparse.Namespace) -> base.Target:
     render = _terraform if args.format == "terraform" else _api
-    return base.Target(refusal=_refusal(FileZones(args.file)), render=render)
+    return base.Target(refusal=refusal, render=render)
 
 
 # --- what the CDN cannot do as the middleware does ------------------------------------------------
 
 
-def _refusal(zones: FileZones) -> Callable[[Binding, argparse.Namespace], str | None]:
-    def refusal(binding: Binding, args: argparse.Namespace) -> str | None:
-        if binding.endpoint_type == "custom":
-            return (
-                f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket: Alibaba CDN's oss origin and "
-                f"the OSS domain binding need a bucket in an OSS region (give region instead of endpoint)"
-            )
-        reasons = [reason for check in _CHECKS if (reason := check(binding))]
-        apex = apex_refusal(binding, zones.of(binding))
-        return "; ".join(reasons + [apex] if apex else reasons) or None
-
-    return refusal
+def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
+    if binding.endpoint_type == "custom":
+        return (
+            f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket: Alibaba CDN's oss origin and "
+            f"the OSS domain binding need a bucket in an OSS region (give region instead of endpoint)"
+        )
+    reasons = [reason for check in _CHECKS if (reason := check(binding))]
+    apex = apex_refusal(binding, bindings.zone_of(binding))
+    return "; ".join(reasons + [apex] if apex else reasons) or None
 
 
 def _internal(binding: Binding) -> str | None:

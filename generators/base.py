@@ -1,16 +1,20 @@
 """What every generator shares: the command line, refusals, the guarded Jinja environment, output.
 
-A target module supplies two functions and nothing else about I/O:
+A target module supplies two functions and nothing else about I/O. Both get the loaded
+:class:`BindingSet`, the file being read once: what a binding needs can depend on the whole file
+(its DNS zone, on the file's ``zones``).
 
-* ``refusal(binding, args) -> str | None``: why this target cannot do what the middleware does for
-  that binding (the message says what to change), or ``None``;
+* ``refusal(bindings, binding, args) -> str | None``: why this target cannot do what the middleware
+  does for that binding (the message says what to change), or ``None``;
 * ``render(bindings, kept, args) -> str | dict[str, str]``: the artifact for the bindings it keeps
-  (a ``dict`` is one file per key, written into the ``-o`` folder).
+  (a ``dict`` is one file per key, written into the ``-o`` folder). It raises :class:`RenderError`
+  when the artifact cannot be made (a value that could escape it, a size over a quota).
 
 :func:`run` does the rest the same way for every target: load (``FILE:LINE:COL`` problems, exit 2),
 refuse by name (exit 2, or ``--skip-unsupported`` to generate the rest and list what was left out),
-then stdout, ``-o`` (atomic: a temporary file in the same folder, then rename, so a failure leaves the
-old file byte-identical) or ``--check`` (exit 1 with a short diff when the file has drifted).
+render (a :class:`RenderError` is printed, exit 2, nothing written), then stdout, ``-o`` (atomic: a
+temporary file in the same folder, then rename, so a failure leaves the old file byte-identical) or
+``--check`` (exit 1 with a short diff when the file has drifted).
 
 Templates only lay out text. The environment's ``finalize`` refuses any value carrying a character of
 :data:`osscname.model.UNSAFE`, so even a value that bypassed the loader cannot inject a directive; the
@@ -38,7 +42,7 @@ from markupsafe import Markup
 from osscname.loader import BindingError, load_bindings
 from osscname.model import UNSAFE, Binding, BindingSet
 
-__all__ = ["Target", "UnsafeValue", "environment", "make_parser", "run", "guard", "parse_upstream"]
+__all__ = ["Target", "RenderError", "UnsafeValue", "environment", "make_parser", "run", "guard", "parse_upstream"]
 
 Output = Union[str, dict[str, str]]
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
@@ -48,11 +52,18 @@ EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 class Target:
     """One artifact: which bindings it refuses, and how it lays out the rest."""
 
-    refusal: Callable[[Binding, argparse.Namespace], str | None]
+    refusal: Callable[[BindingSet, Binding, argparse.Namespace], str | None]
     render: Callable[[BindingSet, list[Binding], argparse.Namespace], Output]
 
 
-class UnsafeValue(ValueError):
+class RenderError(ValueError):
+    """The artifact cannot be made as asked; the message says why (and what to change, if anything).
+
+    One class for every such reason, so that :func:`run` reports them all the same way: the
+    message, exit status 2, no file written."""
+
+
+class UnsafeValue(RenderError):
     """A value about to be written into a generated file carries a character that could escape it."""
 
 
@@ -155,6 +166,7 @@ def run(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespace], Ta
 
 
 def _generate(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespace], Target], args: argparse.Namespace) -> int:
+    """:func:`run` after parsing; the bindings file is read here, once, and freed on return."""
     try:
         bindings = load_bindings(Path(args.file))
     except BindingError as error:
@@ -164,7 +176,7 @@ def _generate(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespac
     kept: list[Binding] = []
     refused: list[str] = []
     for binding in bindings:
-        reason = target.refusal(binding, args)
+        reason = target.refusal(bindings, binding, args)
         if reason is None:
             kept.append(binding)
         else:
@@ -179,7 +191,7 @@ def _generate(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespac
             print(f"{parser.prog}: skipped {line}", file=sys.stderr)
     try:
         output = target.render(bindings, kept, args)
-    except (UnsafeValue, jinja2.TemplateError) as error:
+    except (RenderError, jinja2.TemplateError) as error:
         print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     if args.check:

@@ -37,7 +37,7 @@ def plan(args: argparse.Namespace) -> base.Target:
     return base.Target(refusal=refusal, render=render)
 
 
-def refusal(binding: Binding, args: argparse.Namespace) -> str | None:
+def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
     reasons = _rules_reasons(binding) if args.format == "redirect-rules" else _worker_reasons(binding)
     return "; ".join(reasons) or None
 

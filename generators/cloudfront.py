@@ -34,7 +34,7 @@ from markupsafe import Markup
 from osscname.generators import base, cdn
 from osscname.model import Binding, BindingSet
 
-__all__ = ["FORMATS", "add_arguments", "plan", "refusal", "render", "TooLarge"]
+__all__ = ["FORMATS", "add_arguments", "plan", "refusal", "render"]
 
 #: ``function``: the CloudFront Function; ``kvs``: the KeyValueStore import file it reads when the
 #: bindings table does not fit in the function.
@@ -46,10 +46,6 @@ STORE_LIMIT = 5 * 1024 * 1024
 KEY_LIMIT = 512
 VALUE_LIMIT = 1024
 TABLES = ("auto", "inline", "kvs")
-
-
-class TooLarge(base.UnsafeValue):
-    """The artifact would exceed a CloudFront quota; refused like an unsafe value (exit 2)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +60,7 @@ def plan(args: argparse.Namespace) -> base.Target:
     return base.Target(refusal=refusal, render=render)
 
 
-def refusal(binding: Binding, args: argparse.Namespace) -> str | None:
+def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
     """Why a viewer-request function cannot do what the middleware does for ``binding`` (every reason)."""
     https_viewer = args.viewer_scheme == "https"
     reasons = _rewrite_reasons(binding, https_viewer) if binding.mode == "rewrite" else []
@@ -139,7 +135,7 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
     if size <= FUNCTION_LIMIT:
         return text
     if args.cloudfront_table == "inline":
-        raise TooLarge(f"the function would be {size} bytes with {len(table)} bindings inline; CloudFront allows {FUNCTION_LIMIT}: use --cloudfront-table kvs (or auto)")
+        raise base.RenderError(f"the function would be {size} bytes with {len(table)} bindings inline; CloudFront allows {FUNCTION_LIMIT}: use --cloudfront-table kvs (or auto)")
     _store(table)  # the same quotas hold for the store the function now depends on
     return _function(table, args, inline=False)
 
@@ -158,8 +154,8 @@ def _store(table: dict[str, dict[str, Any]]) -> str:
     text = base.environment().get_template(TEMPLATE).render(artifact="kvs", table=table)
     size = len(text.encode())
     if size > STORE_LIMIT:
-        raise TooLarge(f"the KeyValueStore import file would be {size} bytes; CloudFront allows {STORE_LIMIT}")
+        raise base.RenderError(f"the KeyValueStore import file would be {size} bytes; CloudFront allows {STORE_LIMIT}")
     for item in json.loads(text)["data"]:
         if len(item["key"]) > KEY_LIMIT or len(item["value"]) > VALUE_LIMIT:
-            raise TooLarge(f"{item['key']}: a KeyValueStore key holds at most {KEY_LIMIT} characters and a value {VALUE_LIMIT}; this value has {len(item['value'])}")
+            raise base.RenderError(f"{item['key']}: a KeyValueStore key holds at most {KEY_LIMIT} characters and a value {VALUE_LIMIT}; this value has {len(item['value'])}")
     return text

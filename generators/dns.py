@@ -31,19 +31,17 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from markupsafe import Markup
 
 from osscname.hosts import DomainError, parse_domain
-from osscname.loader import load_bindings
 from osscname.model import Binding, BindingSet
 
 from . import base
 from .cdn import resource_name
 
-__all__ = ["FORMATS", "FileZones", "apex_refusal", "main"]
+__all__ = ["FORMATS", "refusal", "apex_refusal", "main"]
 
 FORMATS = ("bind", "aliyun")
 DEFAULT_TTL = 600
@@ -54,23 +52,6 @@ class Record(NamedTuple):
     zone: str  #: the zone holding the record, without trailing dot
     name: str  #: the binding's domain, without trailing dot
     target: str  #: the CNAME target, without trailing dot
-
-
-class FileZones:
-    """The zone of a binding, for refusals.
-
-    :func:`base.run` hands a refusal the binding and the arguments but not the :class:`BindingSet` whose
-    ``zones`` decide a binding's zone, so the file is read again, once, on first use.
-    """
-
-    def __init__(self, path: str):
-        self.path = path
-        self._bindings: BindingSet | None = None
-
-    def of(self, binding: Binding) -> str:
-        if self._bindings is None:
-            self._bindings = load_bindings(Path(self.path))
-        return self._bindings.zone_of(binding)
 
 
 def apex_refusal(binding: Binding, zone: str) -> str | None:
@@ -97,22 +78,20 @@ def absolute(name: str) -> str:
     return text
 
 
-def _refusal(zones: FileZones) -> Callable[[Binding, argparse.Namespace], str | None]:
-    def refusal(binding: Binding, _: argparse.Namespace) -> str | None:
-        if binding.endpoint_type == "custom":
-            return (
-                f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket host, and a CNAME "
-                f"cannot point at a port or a path: point the name at the server that answers for it"
-            )
-        if binding.is_wildcard:
-            return (
-                "OSS binds no wildcard domain, so the name can only point at a CDN, and the CNAME Alibaba CDN "
-                "assigns to a wildcard domain is not derived from its name: generate-cdn --target aliyun "
-                "writes this record from the CDN domain's cname"
-            )
-        return apex_refusal(binding, zones.of(binding))
-
-    return refusal
+def refusal(bindings: BindingSet, binding: Binding, _: argparse.Namespace) -> str | None:
+    """Why no CNAME can stand for ``binding``, or ``None``; its zone is the loaded ``bindings``' to say."""
+    if binding.endpoint_type == "custom":
+        return (
+            f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket host, and a CNAME "
+            f"cannot point at a port or a path: point the name at the server that answers for it"
+        )
+    if binding.is_wildcard:
+        return (
+            "OSS binds no wildcard domain, so the name can only point at a CDN, and the CNAME Alibaba CDN "
+            "assigns to a wildcard domain is not derived from its name: generate-cdn --target aliyun "
+            "writes this record from the CDN domain's cname"
+        )
+    return apex_refusal(binding, bindings.zone_of(binding))
 
 
 def _records(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> list[Record]:
@@ -193,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             except DomainError as error:
                 parser.error(f"--cdn-cname-suffix {args.cdn_cname_suffix!r} {error}")
         render = _bind if args.format == "bind" else _alidns
-        return base.Target(refusal=_refusal(FileZones(args.file)), render=render)
+        return base.Target(refusal=refusal, render=render)
 
     return base.run(parser, plan, argv)
 

@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- what nginx can do -------------------------------------------------------------------------
 
 
-def refusal(binding: Binding, args: argparse.Namespace) -> str | None:
+def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
     if binding.mode != "rewrite":
         return None
     if binding.index and binding.subdir == "redirect":

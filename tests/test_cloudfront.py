@@ -382,6 +382,15 @@ def test_key_value_store_over_5mb_is_an_error(tmp_path: Path) -> None:
     assert "the KeyValueStore import file would be" in made.err and "CloudFront allows 5242880" in made.err
 
 
+def test_a_quota_is_a_render_error_not_an_unsafe_value(tmp_path: Path) -> None:
+    """Over a quota the output cannot be made (run: the message, exit 2), though no value is unsafe."""
+    bindings = load_bindings(write(tmp_path, many(150)))
+    args = argparse.Namespace(format="function", cloudfront_table="inline", viewer_scheme="https")
+    with pytest.raises(base.RenderError, match="CloudFront allows 10240") as raised:
+        cloudfront.render(bindings, list(bindings), args)
+    assert not isinstance(raised.value, base.UnsafeValue)
+
+
 # --- injection ----------------------------------------------------------------------------------
 
 #: Characters that end a token or a string, or start a comment or a variable, in JS, JSON and configs.

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from osscname.generators import base, dns
+from osscname.generators import aliyun, base, dns
 from osscname.loader import load_bindings
 from osscname.model import BindingSet
 from realserver import require_binary
@@ -205,6 +205,16 @@ def test_zone_apex_is_refused_with_an_explanation(capsys: pytest.CaptureFixture[
     assert (code, out) == (2, "")
     assert f"generate-dns: error: {path}:4: {domain}: {domain} is the apex of zone {domain}, and a zone apex cannot be a CNAME" in err
     assert f"bind a name below it, such as www.{domain}" in err
+
+
+@pytest.mark.parametrize("refusal", [dns.refusal, aliyun.refusal], ids=["dns", "cdn-aliyun"])
+def test_the_zone_comes_from_the_loaded_bindings(refusal: Any) -> None:
+    """A refusal asks the BindingSet it is handed for a binding's zone: the file is read once, by run."""
+    binding = next(iter(load_bindings(EXAMPLE)))._replace(domain="static.abc.com")
+    args = argparse.Namespace(file="/nonexistent/bindings.yaml")
+    apex = "static.abc.com is the apex of zone static.abc.com"
+    assert apex in (refusal(BindingSet((binding,), ("static.abc.com",)), binding, args) or "")
+    assert apex not in (refusal(BindingSet((binding,), ("abc.com",)), binding, args) or "")
 
 
 def test_via_cdn_points_at_the_cdn_cname(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
