@@ -14,24 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _files import bindings_yaml
 from osscname import load_bindings
-
-REGIONS = ("cn-hangzhou", "cn-shanghai", "ap-southeast-1", "eu-central-1", "us-west-1")
-
-
-def bindings_yaml(count: int) -> str:
-    """A file shaped like a large real one: shared settings in ``defaults``, a few lines a binding,
-    ICP numbers on mainland regions, one binding in ten rewriting a folder, one in fifty a wildcard."""
-    lines = ["version: 1", "defaults:", "  mode: redirect", "  status: 301", "  index: index.html", "bindings:"]
-    for i in range(count):
-        region = REGIONS[i % len(REGIONS)]
-        star = "*." if i % 50 == 7 else ""
-        lines += [f'  - domain: "{star}h{i}.site{i // 100}.example.com"', f"    bucket: bucket-{i // 90}", f"    region: {region}"]
-        if region.startswith("cn-"):
-            lines.append("    icp: 浙ICP备12345678号-1")
-        if i % 10 == 3:
-            lines += ["    mode: rewrite", "    prefix: public/"]
-    return "\n".join(lines) + "\n"
 
 
 def best_of(path: Path, runs: int = 3) -> float:

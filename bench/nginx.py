@@ -32,27 +32,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _files import bindings_yaml
 from osscname import load_bindings
 from osscname.model import Binding
 
-REGIONS = ("cn-hangzhou", "cn-shanghai", "ap-southeast-1", "eu-central-1", "us-west-1")
 COUNTS = (10_000, 100_000)
 AIM_GENERATE, AIM_TEST, AIM_MB = 2.0, 1.0, 64.0
-
-
-def bindings_yaml(count: int) -> str:
-    lines = ["version: 1", "defaults:", "  mode: redirect", "  status: 301", "bindings:"]
-    for i in range(count):
-        region = REGIONS[i % len(REGIONS)]
-        star = "*." if i % 50 == 7 else ""
-        lines += [f'  - domain: "{star}h{i}.site{i // 100}.example.com"', f"    bucket: bucket-{i // 90}", f"    region: {region}"]
-        if region.startswith("cn-"):
-            lines.append("    icp: 浙ICP备12345678号-1")
-        if i % 10 == 3:
-            lines += ["    mode: rewrite", "    prefix: public/", "    index: index.html", "    subdir: serve"]
-        elif i % 4 == 1:
-            lines.append("    prefix: assets/")
-    return "\n".join(lines) + "\n"
 
 
 def per_host_conf(bindings: list[Binding], listen: str) -> str:
@@ -168,7 +153,7 @@ def generate_command() -> list[str]:
 
 def bench(nginx: str, folder: Path, count: int) -> list[Row]:
     source = folder / f"b{count}.yaml"
-    source.write_text(bindings_yaml(count), encoding="utf-8")
+    source.write_text(bindings_yaml(count, nginx=True), encoding="utf-8")
     rows = []
     port = free_port()
     ours = folder / f"oss{count}"
