@@ -16,10 +16,10 @@ phase. They cannot proxy and cannot add a header, so rewrite bindings and ``hsts
 from __future__ import annotations
 
 import argparse
-import ipaddress
 from typing import Any
 
 from osscname.generators import base
+from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import Binding, BindingSet
 
 __all__ = ["FORMATS", "add_arguments", "plan", "refusal", "render"]
@@ -48,8 +48,8 @@ def _worker_reasons(binding: Binding) -> list[str]:
     reasons = []
     if binding.upstream_host == "domain":
         reasons.append("upstream_host: domain needs the viewer's Host sent upstream, but a Worker's fetch sends the Host of its URL (the bucket's): set upstream_host: bucket")
-    host, port = _host_port(binding.bucket_host)
-    if _is_ip(host):
+    host, port = split_host_port(binding.bucket_host)
+    if is_ip_address(host):
         reasons.append(f"the origin {host} is an IP address, which a Worker cannot fetch: give the endpoint a DNS name")
     if port and binding.scheme == "https":
         reasons.append(f"the origin {binding.bucket_host} has a port, which a Worker's fetch ignores over https")
@@ -63,23 +63,6 @@ def _rules_reasons(binding: Binding) -> list[str]:
     if binding.hsts:
         reasons.append("hsts needs a Strict-Transport-Security header, which a redirect rule cannot add: use --format worker, or the zone's HSTS setting and remove hsts")
     return reasons
-
-
-def _host_port(hostport: str) -> tuple[str, str]:
-    """``host[:port]`` or ``[v6][:port]`` → (host, port or "")."""
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        return host, rest[1:]
-    host, _, port = hostport.partition(":")
-    return host, port
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str | dict[str, str]:

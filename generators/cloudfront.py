@@ -25,13 +25,13 @@ KeyValueStore instead (``--format kvs`` writes its import file) and the function
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 from typing import Any
 
 from markupsafe import Markup
 
 from osscname.generators import base, cdn
+from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import Binding, BindingSet
 
 __all__ = ["FORMATS", "add_arguments", "plan", "refusal", "render"]
@@ -81,29 +81,12 @@ def _rewrite_reasons(binding: Binding, https_viewer: bool) -> list[str]:
         reasons.append(f"subdir: {binding.subdir} needs to know whether a folder URL's object is missing and its {binding.index} exists, which only the origin's answer tells: set subdir: not_found or remove index")
     if https_viewer and binding.hsts:
         reasons.append("hsts needs a Strict-Transport-Security header on the origin's answer, which a viewer-request function cannot add: remove hsts and use a response headers policy")
-    host, port = _host_port(binding.bucket_host)
+    host, port = split_host_port(binding.bucket_host)
     if port:
         reasons.append(f"the origin {binding.bucket_host} has a port: cf.updateRequestOrigin takes a domain name without one, so the Host it sends cannot be {binding.bucket_host}")
-    elif _is_ip(host):
+    elif is_ip_address(host):
         reasons.append(f"the origin {host} is an IP address: cf.updateRequestOrigin needs a domain name")
     return reasons
-
-
-def _host_port(hostport: str) -> tuple[str, str]:
-    """``host[:port]`` or ``[v6][:port]`` → (host, port or "")."""
-    if hostport.startswith("["):
-        host, _, rest = hostport[1:].partition("]")
-        return host, rest[1:]
-    host, _, port = hostport.partition(":")
-    return host, port
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def entry(binding: Binding, args: argparse.Namespace) -> dict[str, Any]:

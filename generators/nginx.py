@@ -39,6 +39,7 @@ from typing import Iterable, Sequence
 
 from markupsafe import Markup
 
+from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import UNSAFE, Binding, BindingSet
 
 from .base import Target, environment, make_parser, parse_upstream, run
@@ -167,24 +168,9 @@ def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) ->
         return None
     if binding.index and binding.subdir == "redirect":
         return SUBDIR_REDIRECT_REFUSAL.format(index=binding.index)
-    if not args.resolver and binding.bucket_host not in args.upstreams and not _is_ip(_hostname(binding.bucket_host)):
+    if not args.resolver and binding.bucket_host not in args.upstreams and not is_ip_address(split_host_port(binding.bucket_host)[0]):
         return RESOLVER_REFUSAL.format(host=binding.bucket_host)
     return None
-
-
-def _hostname(hostport: str) -> str:
-    """``host[:port]`` → host (an IPv6 literal keeps its brackets)."""
-    if hostport.startswith("["):
-        return hostport[: hostport.index("]") + 1]
-    return hostport.partition(":")[0]
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def record(binding: Binding) -> str:

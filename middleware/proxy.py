@@ -32,6 +32,7 @@ import socket
 import ssl
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from osscname.hosts import split_host_port
 from osscname.model import Binding
 
 from .redirect import SCHEMES, hsts_headers
@@ -88,11 +89,8 @@ class _TLSConnection(http.client.HTTPConnection):
 
 def _split_address(address: str, default_port: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]:port`` → (host, port)."""
-    if address.startswith("["):
-        host, _, rest = address[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") else default_port
-    host, colon, port = address.rpartition(":")
-    return (host, int(port)) if colon else (address, default_port)
+    host, port = split_host_port(address)
+    return host, int(port) if port else default_port
 
 
 def parse_address(value: str) -> tuple[str | None, str]:

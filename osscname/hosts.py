@@ -19,7 +19,7 @@ import re
 
 import idna
 
-__all__ = ["normalize_host", "parse_domain", "is_canonical_domain", "DomainError"]
+__all__ = ["normalize_host", "parse_domain", "is_canonical_domain", "split_host_port", "is_ip_address", "DomainError"]
 
 # A label as it may appear after lower-casing: LDH, no leading or trailing hyphen, at most 63.
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
@@ -146,3 +146,21 @@ def _explain_bad_name(text: str) -> str:
         if label.startswith("-") or label.endswith("-"):
             return f"label {label!r} must not start or end with a hyphen"
     return "is not a valid internationalised domain name (IDNA 2008, UTS #46)"
+
+
+def split_host_port(hostport: str) -> tuple[str, str]:
+    """A bucket host as the model keeps it, ``host[:port]`` or ``[v6][:port]`` → (host without
+    brackets, port or ""): the edges need to know whether an origin is an IP address or has a port."""
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        return host, rest[1:]
+    host, _, port = hostport.partition(":")
+    return host, port
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from osscname.hosts import DomainError, is_canonical_domain, normalize_host, parse_domain
+from osscname.hosts import DomainError, is_canonical_domain, is_ip_address, normalize_host, parse_domain, split_host_port
 
 
 def wsgi(text: str) -> str:
@@ -174,3 +174,19 @@ def test_is_canonical_domain(value: str, expected: bool) -> None:
     assert is_canonical_domain(value) is expected
     if expected:  # the fast path must agree with the full check
         assert parse_domain(value) == value
+
+
+BUCKET_HOSTS = [
+    pytest.param("abc-img.oss-cn-hangzhou.aliyuncs.com", ("abc-img.oss-cn-hangzhou.aliyuncs.com", ""), False, id="oss"),
+    pytest.param("minio.example.net:9000", ("minio.example.net", "9000"), False, id="name-port"),
+    pytest.param("127.0.0.1:9000", ("127.0.0.1", "9000"), True, id="ipv4-port"),
+    pytest.param("127.0.0.1", ("127.0.0.1", ""), True, id="ipv4"),
+    pytest.param("[::1]:9000", ("::1", "9000"), True, id="ipv6-port"),
+    pytest.param("[2001:db8::1]", ("2001:db8::1", ""), True, id="ipv6"),
+]
+
+
+@pytest.mark.parametrize(("hostport", "parts", "ip"), BUCKET_HOSTS)
+def test_split_host_port_and_is_ip_address(hostport: str, parts: tuple[str, str], ip: bool) -> None:
+    assert split_host_port(hostport) == parts
+    assert is_ip_address(parts[0]) is ip
