@@ -68,7 +68,7 @@ def stop(process: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 
 
 class Answer(NamedTuple):
     status: int
-    headers: http.client.HTTPMessage  #: case-insensitive; ``.get`` gives None for a missing header
+    headers: Any  #: case-insensitive (an HTTPMessage, or WebOb's headers); ``.get`` gives None if missing
     body: bytes
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fnmatch
-import http.client
 import io
 import json
 import re
@@ -36,7 +35,7 @@ from osscname.generators import base, cdn, cloudflare
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
-from realserver import REPO, free_port, require_binary, stop, wait_for_port
+from realserver import REPO, Answer, free_port, require_binary, send, stop, wait_for_port
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
 GOLDEN = {
@@ -371,32 +370,10 @@ def workerd(folder: Path, worker: str, origin: str, bucket_hosts: list[str]) -> 
         stop(process)
 
 
-@dataclass(frozen=True)
-class Answer:
-    status: int
-    headers: dict[str, str]  #: lower-case names
-    body: bytes
-
-
-def send(port: int, tls: bool, method: str, host: str, target: str, headers: dict[str, str] | None = None) -> Answer:
-    """One request with the target byte for byte as given (no re-encoding) and exactly this Host."""
-    if tls:
-        context = ssl.create_default_context()
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        connection: http.client.HTTPConnection = http.client.HTTPSConnection("127.0.0.1", port, timeout=15, context=context)
-    else:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
-    try:
-        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        connection.putheader("Host", host)
-        for name, value in (headers or {}).items():
-            connection.putheader(name, value)
-        connection.endheaders()
-        response = connection.getresponse()
-        return Answer(response.status, {name.lower(): value for name, value in response.getheaders()}, response.read())
-    finally:
-        connection.close()
+#: The Worker's https listener has a self-signed certificate.
+INSECURE = ssl.create_default_context()
+INSECURE.check_hostname = False
+INSECURE.verify_mode = ssl.CERT_NONE
 
 
 WORKER_FOCUS = """\
@@ -448,7 +425,7 @@ def middleware_answer(bindings: BindingSet, closed: str, scheme: str, method: st
     middleware = CustomDomainMiddleware(app, bindings, upstreams={b.bucket_host: closed for b in bindings}, timeout=5)
     environ = {"wsgi.url_scheme": scheme, "REQUEST_URI": target, "HTTP_HOST": host}
     response = Request.blank(target, environ, method=method).get_response(middleware)
-    return Answer(response.status_int, {k.lower(): v for k, v in response.headers.items()}, response.body)
+    return Answer(response.status_int, response.headers, response.body)
 
 
 @pytest.fixture(scope="module")
@@ -467,7 +444,7 @@ def focus_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Bin
 def test_worker_answers_like_the_middleware(focus_worker: tuple[BindingSet, str, Served], scheme: str, method: str, host: str, target: str) -> None:
     bindings, closed, served = focus_worker
     want = middleware_answer(bindings, closed, scheme, method, host, target)
-    got = send(served.port(scheme), scheme == "https", method, host, target)
+    got = send(served.port(scheme), target, host=host, method=method, context=INSECURE if scheme == "https" else None, timeout=15)
     assert (got.status, {k: got.headers.get(k) for k in COMPARED}, got.body) == (want.status, {k: want.headers.get(k) for k in COMPARED}, want.body)
 
 
