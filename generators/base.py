@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterator, Sequence, Union
 import jinja2
 from markupsafe import Markup
 
+from osscname.hosts import parse_upstream_address
 from osscname.loader import BindingError, load_bindings
 from osscname.model import UNSAFE, Binding, BindingSet
 
@@ -117,16 +118,20 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def parse_upstream(text: str) -> tuple[str, str]:
-    """``BUCKETHOST=ADDR:PORT`` → (bucket host, address); the override the middleware takes too."""
-    host, sep, address = text.partition("=")
-    name, colon, port = address.rpartition(":")
-    if not sep or not host or not colon or not name or not port.isdigit() or not 0 < int(port) < 65536:
-        raise argparse.ArgumentTypeError(f"expected BUCKETHOST=ADDR:PORT, got {text!r}")
+def parse_upstream(text: str) -> tuple[str, tuple[str | None, str]]:
+    """``BUCKETHOST=ADDR:PORT`` (or ``=http(s)://ADDR:PORT``, fixing the scheme nginx connects with) →
+    (bucket host, (scheme or None, address)): the override the middleware's ``upstreams`` takes too."""
+    host, sep, value = text.partition("=")
+    try:
+        scheme, address = parse_upstream_address(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected BUCKETHOST=ADDR:PORT or BUCKETHOST=http(s)://ADDR:PORT, got {text!r}") from None
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"expected BUCKETHOST=ADDR:PORT or BUCKETHOST=http(s)://ADDR:PORT, got {text!r}")
     for part in (host, address):
         if UNSAFE.search(part):
             raise argparse.ArgumentTypeError(f"{part!r} contains a character that cannot go into a config")
-    return host.lower(), address
+    return host.lower(), (scheme, address)
 
 
 def make_parser(prog: str, description: str) -> argparse.ArgumentParser:

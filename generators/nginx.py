@@ -135,7 +135,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resolver", action="append", type=parse_resolver, metavar="ADDR",
                    help="DNS server nginx resolves bucket hosts with at request time (repeatable)")
     p.add_argument("--upstream", action="append", type=parse_upstream, metavar="BUCKETHOST=ADDR:PORT",
-                   help="connect to ADDR:PORT for BUCKETHOST, still sending its Host (private networks, tests); the middleware's upstreams")
+                   help="connect to ADDR:PORT for BUCKETHOST, still sending its Host (private networks, tests); "
+                        "=http://ADDR:PORT or =https://ADDR:PORT also fixes the scheme; the middleware's upstreams")
     p.add_argument("--trusted-certificate", type=parse_path, default=DEFAULT_TRUSTED_CERTIFICATE, metavar="PATH",
                    help=f"CA bundle that https buckets are verified against (default {DEFAULT_TRUSTED_CERTIFICATE})")
     p.add_argument("--no-hash-sizes", action="store_true",
@@ -383,9 +384,11 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
     rewrites = [b for b in kept if b.mode == "rewrite"]
     used = {b.bucket_host for b in rewrites}
     taken: set[str] = set()
-    upstreams = [(host, _upstream_name(host, taken), address) for host, address in args.upstreams.items() if host in used]
+    upstreams = [(host, _upstream_name(host, taken), address) for host, (_, address) in args.upstreams.items() if host in used]
+    connect_schemes = [(host, scheme) for host, (scheme, _) in args.upstreams.items() if host in used and scheme]
+    fixed = dict(connect_schemes)
     ssl = any(listen.ssl for listen in args.listen)
-    https_upstream = any(b.scheme == "https" or (b.scheme is None and ssl) for b in rewrites)
+    https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
     records: dict[str, str] = {}  # record → its number: bindings that differ only in their domain share one
     numbers: dict[tuple[object, ...], str] = {}  # settings (every field but domain, line, column) → number
     hosts = []
@@ -412,6 +415,7 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
         "records": [(number, value) for value, number in records.items()],
         "server_names": [names[i : i + SERVER_NAMES_PER_LINE] for i in range(0, len(names), SERVER_NAMES_PER_LINE)],
         "upstreams": upstreams,
+        "connect_schemes": connect_schemes,
         "listens": args.listen,
         "ssl_certificate": Markup(args.ssl_certificate) if ssl else None,
         "ssl_certificate_key": Markup(args.ssl_certificate_key) if ssl else None,

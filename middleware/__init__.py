@@ -21,7 +21,8 @@ x_host=0, reload=0, cache_size=4096, ssl_context=None)``
     sending the real Host (and, over https, SNI and certificate checks for the bucket host). The same
     override as ``generate-nginx --upstream BUCKETHOST=ADDR:PORT``. A value ``http://ADDR:PORT`` (or
     ``https://``) also fixes the scheme of that connection whatever the request's, e.g. to test an
-    https-only binding against the plain-http local origin. An invalid value raises ``ValueError``.
+    https-only binding against the plain-http local origin (``generate-nginx --upstream`` takes the
+    same forms). An invalid value raises ``ValueError``.
 ``timeout``
     Seconds for connecting to the upstream and for each read from it. Connection errors answer
     ``502``, timeouts ``504``, each with a short plain-text body and one log line.

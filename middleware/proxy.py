@@ -32,10 +32,10 @@ import socket
 import ssl
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from osscname.hosts import split_host_port
+from osscname.hosts import parse_upstream_address, split_host_port
 from osscname.model import Binding
 
-from .redirect import SCHEMES, hsts_headers
+from .redirect import hsts_headers
 from .request import has_dot_segment, raw_target, trusted_value
 from .responses import Header, PlainResponse, StartResponse, status_line
 
@@ -91,19 +91,6 @@ def _split_address(address: str, default_port: int) -> tuple[str, int]:
     """``host``, ``host:port``, ``[v6]:port`` → (host, port)."""
     host, port = split_host_port(address)
     return host, int(port) if port else default_port
-
-
-def parse_address(value: str) -> tuple[str | None, str]:
-    """An ``upstreams`` value: ``ADDR:PORT``, or ``http://ADDR:PORT`` / ``https://ADDR:PORT`` to connect
-    with that scheme whatever the request's (plain http to a local test origin or a TLS-offloading
-    sidecar for an https-only binding). Raises ValueError at start-up for anything else."""
-    scheme, sep, address = value.rpartition("://")
-    if sep and scheme not in SCHEMES:
-        raise ValueError(f"upstreams: {value!r}: the scheme must be http or https")
-    host, colon, port = address.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in address:
-        raise ValueError(f"upstreams: expected ADDR:PORT or http(s)://ADDR:PORT, got {value!r}")
-    return scheme or None, address
 
 
 def _quiet(sock: socket.socket | None) -> bool:
@@ -179,7 +166,10 @@ class Upstreams:
     """Every :class:`Upstream` of a middleware, made on first use and kept across reloads."""
 
     def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None):
-        self._addresses = {host: parse_address(value) for host, value in addresses.items()}
+        try:
+            self._addresses = {host: parse_upstream_address(value) for host, value in addresses.items()}
+        except ValueError as error:
+            raise ValueError(f"upstreams: {error}") from None
         self._timeout = timeout
         self._context = context
         self._made: dict[tuple[str, str], Upstream] = {}

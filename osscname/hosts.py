@@ -19,7 +19,7 @@ import re
 
 import idna
 
-__all__ = ["normalize_host", "parse_domain", "is_canonical_domain", "split_host_port", "is_ip_address", "DomainError"]
+__all__ = ["normalize_host", "parse_domain", "is_canonical_domain", "split_host_port", "is_ip_address", "parse_upstream_address", "DomainError"]
 
 # A label as it may appear after lower-casing: LDH, no leading or trailing hyphen, at most 63.
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
@@ -164,3 +164,17 @@ def is_ip_address(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def parse_upstream_address(value: str) -> tuple[str | None, str]:
+    """An upstream override (the middleware's ``upstreams`` values, ``generate-nginx --upstream``):
+    ``ADDR:PORT``, or ``http://ADDR:PORT`` / ``https://ADDR:PORT`` to connect with that scheme whatever
+    the request's (plain http to a local test origin, or a TLS-offloading sidecar for an https-only
+    binding). Returns (scheme or None, ``ADDR:PORT``); raises ValueError for anything else."""
+    scheme, sep, address = value.rpartition("://")
+    if sep and scheme not in ("http", "https"):
+        raise ValueError(f"{value!r}: the scheme must be http or https")
+    host, colon, port = address.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in address:
+        raise ValueError(f"expected ADDR:PORT or http(s)://ADDR:PORT, got {value!r}")
+    return scheme or None, address

@@ -16,12 +16,16 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance import Case, Request, fetch, make_certificate, nginx_running, nginx_test, write_nginx_conf
+from webtest import TestApp
+
+from conformance import Case, Request, app, fetch, make_certificate, nginx_running, nginx_test, write_nginx_conf
 from osscname.generators import nginx as generator
 from osscname.generators.base import UnsafeValue
 from osscname.loader import load_bindings
+from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
-from realserver import REPO, free_port, require_binary
+from osscname.testing import serve_origin
+from realserver import REPO, free_port, require_binary, write_objects
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
 #: Characters that could end a directive, open or close a block, start a variable or a comment, or
@@ -197,6 +201,8 @@ def test_listen_refused(text: str, capsys: pytest.CaptureFixture[str]) -> None:
         pytest.param(["--resolver", "1.1.1.1;"], "expected ADDR or ADDR:PORT", id="resolver-injection"),
         pytest.param(["--upstream", "a.com=1.2.3.4:80;"], "expected BUCKETHOST=ADDR:PORT", id="upstream-injection"),
         pytest.param(["--upstream", "a{.com=1.2.3.4:80"], "cannot go into a config", id="upstream-host-injection"),
+        pytest.param(["--upstream", "a.com=ftp://1.2.3.4:80"], "BUCKETHOST=http(s)://ADDR:PORT", id="upstream-bad-scheme"),
+        pytest.param(["--upstream", "a.com=http://1.2.3.4:80/x"], "BUCKETHOST=http(s)://ADDR:PORT", id="upstream-path"),
         pytest.param(["--trusted-certificate", "/etc/ca certs.pem"], "may not contain ' '", id="trusted-certificate-space"),
     ],
 )
@@ -228,6 +234,28 @@ def test_deployment_options_in_the_file(nginx_binary: str, tmp_path: Path, capsy
     assert "    proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;" in out  # https requests keep https upstream
     (tmp_path / "oss.conf").write_text(out)
     accepted(nginx_binary, tmp_path / "oss.conf", tmp_path, tls_port=free_port(), certificate=certificate)
+
+
+def test_upstream_with_a_scheme_connects_with_it_like_the_middleware(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--upstream HOST=http://ADDR:PORT`` reaches a plain-http origin for an https-only binding, as
+    the middleware's ``upstreams`` value of the same form does; both answer alike."""
+    bucket_host = "bkt.oss-us-west-1.aliyuncs.com"
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "files.example.org", **REWRITE, "scheme": "https", "prefix": "public/"}])
+    write_objects(tmp_path / "buckets", {"bkt/public/a.txt": b"plain origin\n"})
+    port = free_port()
+    with serve_origin(tmp_path / "buckets") as origin:
+        code, out, err = generate([str(path), "--listen", f"127.0.0.1:{port}", "--upstream", f"{bucket_host}=http://{origin.address}"], capsys)
+        assert (code, err) == (0, "")
+        assert f"    {bucket_host} http;" in out and "proxy_ssl_verify" not in out  # nothing left to verify
+        (tmp_path / "oss.conf").write_text(out)
+        write_nginx_conf(tmp_path, tmp_path / "oss.conf", port)
+        middleware = CustomDomainMiddleware(app, load_bindings(path), upstreams={bucket_host: f"http://{origin.address}"}, timeout=5)
+        with nginx_running(nginx_binary, tmp_path, port):
+            reply = ask(port, "files.example.org", "/a.txt")
+        answer = TestApp(middleware).get("/a.txt", headers={"Host": "files.example.org"})
+        middleware.close()
+    assert (reply.status, reply.header("X-Origin-Host"), reply.header("X-Origin-Uri"), reply.body) == (200, bucket_host, "/public/a.txt", b"plain origin\n")
+    assert (answer.status_int, answer.headers["X-Origin-Host"], answer.headers["X-Origin-Uri"], answer.body) == (200, bucket_host, "/public/a.txt", b"plain origin\n")
 
 
 def test_no_ca_bundle_when_every_upstream_is_plain_http(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
