@@ -18,24 +18,12 @@ from typing import Any, Callable, Iterable
 
 from webob.exc import HTTPMovedPermanently
 
+from _files import bindings_yaml
 from osscname import load_bindings
 from osscname.middleware import CustomDomainMiddleware
 
 RUNS = 7
 CALLS = 200_000
-REGIONS = ("cn-hangzhou", "cn-shanghai", "ap-southeast-1", "eu-central-1", "us-west-1")
-
-
-def bindings_yaml(count: int) -> str:
-    """``count`` redirect bindings over ``count // 50`` buckets, one in fifty a wildcard."""
-    lines = ["version: 1", "bindings:"]
-    for i in range(count):
-        region = REGIONS[i % len(REGIONS)]
-        star = "*." if i % 50 == 7 else ""
-        lines += [f'  - domain: "{star}h{i}.site{i // 100}.example.com"', f"    bucket: bucket-{i // 50}", f"    region: {region}"]
-        if region.startswith("cn-"):
-            lines.append("    icp: 浙ICP备12345678号-1")
-    return "\n".join(lines) + "\n"
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -74,7 +62,7 @@ def main() -> int:
     started = time.perf_counter()
     large = CustomDomainMiddleware(app, load_bindings(bindings_yaml(100_000)))
     build = time.perf_counter() - started
-    unbound, bound = environ("www.unbound.example.net"), environ("h3.site0.example.com")
+    unbound, bound = environ("www.unbound.example.net"), environ("h4.site0.example.com")  # a redirect binding
     wildcard = environ("x.y.h99907.site999.example.com")
     assert large(wildcard, start_response) and large.bindings.match("x.y.h99907.site999.example.com") is not None
 
