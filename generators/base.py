@@ -123,11 +123,11 @@ def parse_upstream(text: str) -> tuple[str, tuple[str | None, str]]:
     (bucket host, (scheme or None, address)): the override the middleware's ``upstreams`` takes too."""
     host, sep, value = text.partition("=")
     try:
+        if not sep or not host:
+            raise ValueError
         scheme, address = parse_upstream_address(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected BUCKETHOST=ADDR:PORT or BUCKETHOST=http(s)://ADDR:PORT, got {text!r}") from None
-    if not sep or not host:
-        raise argparse.ArgumentTypeError(f"expected BUCKETHOST=ADDR:PORT or BUCKETHOST=http(s)://ADDR:PORT, got {text!r}")
     for part in (host, address):
         if UNSAFE.search(part):
             raise argparse.ArgumentTypeError(f"{part!r} contains a character that cannot go into a config")
