@@ -5,7 +5,7 @@ documented arguments (``tests/schemas/``: the provider's resource docs, the CDN 
 domain functions), for what each binding becomes, and against golden files generated from
 ``examples/bindings.yaml``. After an intended change, regenerate the golden files with::
 
-    /tmp/venv/bin/python tests/test_aliyun.py
+    .venv/bin/python tests/test_aliyun.py
 """
 
 from __future__ import annotations
@@ -213,7 +213,7 @@ def test_example_skip_unsupported_generates_the_rest_as_api_calls(capsys: pytest
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda p: p.name)
 def test_golden_files_match(capsys: pytest.CaptureFixture[str], golden: Path) -> None:
     code, _, err = generate(capsys, *GOLDEN[golden], "--skip-unsupported", EXAMPLE, "--check", golden)
-    assert code == 0, f"{err}\nregenerate with: /tmp/venv/bin/python tests/test_aliyun.py"
+    assert code == 0, f"{err}\nregenerate with: .venv/bin/python tests/test_aliyun.py"
 
 
 # --- what a binding becomes ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ subset the generator writes, and compared with the model's redirects.
 Golden files (tests/golden/cloudflare.*) pin the output for ``examples/bindings.yaml``; after an
 intended change, regenerate them with::
 
-    /tmp/venv/bin/python tests/test_cloudflare.py
+    .venv/bin/python tests/test_cloudflare.py
 """
 
 from __future__ import annotations
@@ -509,7 +509,7 @@ def test_corpus(corpus_worker: CorpusWorker, case: conformance.Case) -> None:
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)
 def test_golden_files_match(golden: Path) -> None:
     checked = generate(EXAMPLE, *GOLDEN[golden], "--skip-unsupported", "--check", str(golden))
-    assert checked.code == 0, f"{checked.err}\nregenerate with: /tmp/venv/bin/python tests/test_cloudflare.py"
+    assert checked.code == 0, f"{checked.err}\nregenerate with: .venv/bin/python tests/test_cloudflare.py"
 
 
 def _regenerate() -> None:

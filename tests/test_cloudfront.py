@@ -9,7 +9,7 @@ file). The expected answers come from the model the middleware answers with (``B
 Golden files (tests/golden/cloudfront.*) pin the output for ``examples/bindings.yaml``; after an
 intended change, regenerate them with::
 
-    /tmp/venv/bin/python tests/test_cloudfront.py
+    .venv/bin/python tests/test_cloudfront.py
 """
 
 from __future__ import annotations
@@ -591,7 +591,7 @@ def test_corpus(corpus: Corpus, corpus_answers: dict, origin: str, table: str, c
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)
 def test_golden_files_match(golden: Path) -> None:
     checked = generate(EXAMPLE, *GOLDEN[golden], "--skip-unsupported", "--check", str(golden))
-    assert checked.code == 0, f"{checked.err}\nregenerate with: /tmp/venv/bin/python tests/test_cloudfront.py"
+    assert checked.code == 0, f"{checked.err}\nregenerate with: .venv/bin/python tests/test_cloudfront.py"
 
 
 def _regenerate() -> None:

@@ -4,7 +4,7 @@ A snippet is not a whole zone, so each one is ``$INCLUDE``d from a minimal zone 
 way a user includes it, and that file goes through ``named-checkzone``. Golden files come from
 ``examples/bindings.yaml``; after an intended change, regenerate them with::
 
-    /tmp/venv/bin/python tests/test_dns.py
+    .venv/bin/python tests/test_dns.py
 """
 
 from __future__ import annotations
@@ -165,7 +165,7 @@ def test_example_aliyun_is_alidns_terraform(capsys: pytest.CaptureFixture[str]) 
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda p: p.name)
 def test_golden_files_match(capsys: pytest.CaptureFixture[str], golden: Path) -> None:
     code, _, err = generate(capsys, *GOLDEN[golden], "--skip-unsupported", EXAMPLE, "--check", golden)
-    assert code == 0, f"{err}\nregenerate with: /tmp/venv/bin/python tests/test_dns.py"
+    assert code == 0, f"{err}\nregenerate with: .venv/bin/python tests/test_dns.py"
 
 
 # --- zones, targets, options ---------------------------------------------------------------------
