@@ -17,12 +17,13 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from socketserver import ThreadingMixIn
 from typing import Any, Callable, Iterable, Sequence
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from osscname.middleware import CustomDomainMiddleware
 
 from .loader import BindingError, load_bindings
 from .model import Binding, BindingSet
+from .testing.origin import RawTargetHandler, ThreadedWSGIServer, serve_origin
 
 DEFAULT_FILE = "examples/bindings.yaml"
 
@@ -71,11 +72,7 @@ def _what(binding: Binding) -> str:
     return f"rewrite from bucket {binding.bucket}"
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
+class _LoggingHandler(RawTargetHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         sys.stderr.write(f"demo: {self.command} {self.headers.get('Host', '')}{self.path} -> {args[1] if len(args) > 1 else ''}\n")
 
@@ -85,7 +82,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="osscname demo", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="osscname demo", description=__doc__.split("\n\n")[0].replace("``", ""))
     parser.add_argument("file", nargs="?", default=DEFAULT_FILE, help=f"bindings file (default {DEFAULT_FILE})")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000; 0 picks one)")
@@ -95,19 +92,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BindingError as error:
         print(error, file=sys.stderr)
         return 2
-    from osscname.middleware import CustomDomainMiddleware
-    from osscname.testing import serve_origin
-
     with tempfile.TemporaryDirectory(prefix="osscname-demo-") as folder, serve_origin(folder) as origin:
         write_samples(Path(folder), bindings)
         plain = "http://" + origin.address
         upstreams = {b.bucket_host: plain for b in bindings if b.mode == "rewrite" and b.endpoint_type != "custom"}
         wrapped = CustomDomainMiddleware(app, bindings, upstreams=upstreams, x_proto=1)
         try:
-            server = make_server(args.host, args.port, wrapped, server_class=_Server, handler_class=_QuietHandler)
+            server = ThreadedWSGIServer((args.host, args.port), _LoggingHandler)
         except OSError as error:
             print(f"osscname demo: error: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
             return 2
+        server.set_app(wrapped)
         base = f"http://{args.host}:{server.server_port}"
         print(f"demo: app + middleware on {base}, local OSS origin on {origin.url} serving {folder}", flush=True)
         print("demo: try (X-Forwarded-Proto: https stands in for TLS, one proxy hop is trusted)", flush=True)

@@ -296,8 +296,9 @@ def _http_date(header: str | None) -> float | None:
     return (date if date.tzinfo else date.replace(tzinfo=timezone.utc)).timestamp()
 
 
-class _Handler(WSGIRequestHandler):
-    """Adds the raw request target as ``REQUEST_URI``; logs nothing per request."""
+class RawTargetHandler(WSGIRequestHandler):
+    """Adds the raw request target as ``REQUEST_URI`` (as waitress and nginx-fronted servers give it);
+    logs nothing per request."""
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
@@ -308,7 +309,7 @@ class _Handler(WSGIRequestHandler):
         pass
 
 
-class _Server(ThreadingMixIn, WSGIServer):
+class ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
     """A thread per connection; ``server_close`` also ends the open connections and waits until they are closed.
 
     Handler threads are daemons, so a forgotten origin never keeps a process alive; ThreadingMixIn does
@@ -318,8 +319,8 @@ class _Server(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int]):
-        super().__init__(address, _Handler)
+    def __init__(self, address: tuple[str, int], handler: type[RawTargetHandler] = RawTargetHandler):
+        super().__init__(address, handler)
         self._connections: set[socket.socket] = set()
         self._changed = threading.Condition()
 
@@ -352,7 +353,7 @@ class RunningOrigin:
                  cnames: Mapping[str, str] | None = None):  # fmt: skip
         self.root = Path(root)
         self.app = LocalOrigin(root, cnames)
-        self._server = _Server((host, port))
+        self._server = ThreadedWSGIServer((host, port))
         self._server.set_app(self.app)
         self.host: str = self._server.server_address[0]
         self.port: int = self._server.server_address[1]
