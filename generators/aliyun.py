@@ -163,7 +163,7 @@ def _with_capture(before: str, after: str = "") -> Markup:
 
 
 def _redirect(binding: Binding, scheme: str) -> list[Function]:
-    target = f"{scheme}://{binding.bucket_host}{binding.base_path}/{binding.prefix_url}"
+    target = binding.route.origin(scheme) + binding.route.root
     status = str(binding.status)
 
     def rule(label: str, pattern: Markup, replacement: Markup) -> Function:
@@ -172,19 +172,19 @@ def _redirect(binding: Binding, scheme: str) -> list[Function]:
 
     if not binding.index:
         return [rule("redirect", _ANY, _with_capture(target))]
-    return [rule("redirect_folder", _FOLDER, _with_capture(target, binding.index_url)), rule("redirect", _FILE, _with_capture(target))]
+    return [rule("redirect_folder", _FOLDER, _with_capture(target, binding.route.index_url)), rule("redirect", _FILE, _with_capture(target))]
 
 
 def _origin_rules(binding: Binding) -> list[Function]:
     host = binding.bucket_host if binding.upstream_host == "bucket" else binding.domain
     out = [Function("origin_host", "set_req_host_header", (("domain_name", host),))]
-    path = f"{binding.base_path}/{binding.prefix_url}"
+    path = binding.route.root
 
     def rule(label: str, pattern: Markup, target: Markup) -> Function:
         return Function(label, "back_to_origin_url_rewrite", (("source_url", pattern), ("target_url", target), ("flag", "break")))
 
     if binding.index:
-        out.append(rule("origin_folder", _FOLDER, _with_capture(path, binding.index_url)))
+        out.append(rule("origin_folder", _FOLDER, _with_capture(path, binding.route.index_url)))
     if binding.prefix:
         out.append(rule("origin_path", _FILE if binding.index else _ANY, _with_capture(path)))
     return out

@@ -80,13 +80,13 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
 
 def entry(binding: Binding) -> dict[str, Any]:
     """What the Worker reads for one binding; absent keys mean off / none."""
-    item: dict[str, Any] = {"mode": binding.mode, "host": binding.bucket_host, "path": f"{binding.base_path}/{binding.prefix_url}"}
+    item: dict[str, Any] = {"mode": binding.mode, "host": binding.bucket_host, "path": binding.route.root}
     optional = {
         "status": binding.status if binding.mode == "redirect" else None,
         "scheme": binding.scheme,
-        "index": binding.index_url or None,
+        "index": binding.route.index_url or None,
         "subdir": binding.subdir if binding.mode == "rewrite" and binding.index else None,
-        "error": f"{binding.base_path}/{binding.error_document_url}" if binding.error_document else None,
+        "error": binding.route.error_path,
         "force": binding.https_force or None,
         "hsts": binding.hsts or None,
     }
@@ -109,10 +109,10 @@ def rules(members: list[Binding]) -> list[dict[str, Any]]:
         if binding.https_force:
             out.append({**host, "ssl": False, "slash": False, "status": 301, "force": True})
         for ssl, scheme in _schemes(binding):
-            url = f"{scheme}://{binding.bucket_host}{binding.base_path}/{binding.prefix_url}"[:-1]
+            url = (binding.route.origin(scheme) + binding.route.root)[:-1]
             common = {**host, "ssl": ssl, "status": binding.status, "force": False, "url": url, "scheme": scheme}
             if binding.index:
-                out.append({**common, "slash": True, "index": binding.index_url})
+                out.append({**common, "slash": True, "index": binding.route.index_url})
             out.append({**common, "slash": False})
     return out
 

@@ -97,13 +97,13 @@ def entry(binding: Binding, args: argparse.Namespace) -> dict[str, Any]:
     """
     scheme = cdn.viewer_scheme(binding, args)
     if binding.mode == "redirect":
-        item: dict[str, Any] = {"mode": "redirect", "status": binding.status, "url": binding.base_url(scheme) + binding.prefix_url}
+        item: dict[str, Any] = {"mode": "redirect", "status": binding.status, "url": binding.route.origin(scheme) + binding.route.root}
         if args.viewer_scheme == "https" and binding.hsts:
             item["hsts"] = binding.hsts
     else:
-        item = {"mode": "rewrite", "origin": binding.bucket_host, "scheme": scheme, "path": f"{binding.base_path}/{binding.prefix_url}"}
+        item = {"mode": "rewrite", "origin": binding.bucket_host, "scheme": scheme, "path": binding.route.root}
     if binding.index:
-        item["index"] = binding.index_url
+        item["index"] = binding.route.index_url
     return item
 
 

@@ -40,7 +40,7 @@ from typing import Iterable, Sequence
 from markupsafe import Markup
 
 from osscname.hosts import is_ip_address, split_host_port
-from osscname.model import UNSAFE, Binding, BindingSet
+from osscname.model import UNSAFE, Binding, BindingSet, Route
 
 from .base import Target, environment, make_parser, parse_upstream, run
 
@@ -189,10 +189,10 @@ def record(binding: Binding) -> str:
         "hsts": str(binding.hsts) if binding.hsts else "",
         "scheme": binding.scheme or "",
         "bucket_host": binding.bucket_host,
-        "root": f"{binding.base_path}/{binding.prefix_url}",
-        "index": binding.index_url,
+        "root": binding.route.root,
+        "index": binding.route.index_url,
         "proxy_kind": ("f" if folder else "") + ("e" if error_document else ""),
-        "error_document": f"{binding.base_path}/{binding.error_document_url}" if error_document else "",
+        "error_document": binding.route.error_path or "",
         "upstream_host": "domain" if rewrite and binding.upstream_host == "domain" else "",
     }
     return "|".join(fields[name] for name in RECORD)
@@ -390,13 +390,12 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
     ssl = any(listen.ssl for listen in args.listen)
     https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
     records: dict[str, str] = {}  # record → its number: bindings that differ only in their domain share one
-    numbers: dict[tuple[object, ...], str] = {}  # settings (every field but domain, line, column) → number
+    numbers: dict[Route, str] = {}
     hosts = []
     for b in kept:
-        settings = b[1:-2]
-        number = numbers.get(settings)
+        number = numbers.get(b.route)
         if number is None:
-            number = numbers[settings] = records.setdefault(record(b), str(len(records) + 1))
+            number = numbers[b.route] = records.setdefault(record(b), str(len(records) + 1))
         hosts.append((b.domain, number))
     names = [domain for domain, _ in hosts]
     exact = [name for name in names if name[0] != "*"]

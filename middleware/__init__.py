@@ -89,7 +89,7 @@ from typing import Any, Iterable, Mapping
 
 from osscname.hosts import normalize_host
 from osscname.loader import load_bindings
-from osscname.model import Binding, BindingSet
+from osscname.model import BindingSet, Route
 
 from .proxy import Rewrite, Upstreams
 from .redirect import Action, ForceHttps, Redirect
@@ -185,20 +185,19 @@ class CustomDomainMiddleware:
         return hit
 
     def _route(self, bindings: BindingSet) -> _Routes:
-        """Actions for every binding; bindings that differ only in their domain share one."""
-        shared: dict[tuple[Any, ...], Action] = {}
+        """An action per route; bindings that share a route (differ only in their domain) share it."""
+        shared: dict[Route, Action] = {}
         actions: dict[str, Action] = {}
         for binding in bindings:
-            settings = binding[1:-2]  # every field but domain, line and column
-            action = shared.get(settings)
+            action = shared.get(binding.route)
             if action is None:
-                action = shared[settings] = self._action(binding)
+                action = shared[binding.route] = self._action(binding.route)
             actions[binding.domain] = action
         return _Routes(bindings, actions)
 
-    def _action(self, binding: Binding) -> Action:
-        action: Action = Redirect(binding) if binding.mode == "redirect" else Rewrite(binding, self._upstreams, self._x_for)
-        return ForceHttps(action) if binding.https_force else action
+    def _action(self, route: Route) -> Action:
+        action: Action = Redirect(route) if route.mode == "redirect" else Rewrite(route, self._upstreams, self._x_for)
+        return ForceHttps(action) if route.https_force else action
 
     def _install(self, bindings: BindingSet) -> None:
         self._routes = self._route(bindings)

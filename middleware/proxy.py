@@ -32,19 +32,17 @@ import socket
 import ssl
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, has_dot_segment, hsts_headers, plain_body
 from osscname.hosts import parse_upstream_address, split_host_port
-from osscname.model import Binding
+from osscname.model import Route
 
-from .redirect import hsts_headers
-from .request import has_dot_segment, raw_target, trusted_value
+from .request import raw_target, trusted_value
 from .responses import Header, PlainResponse, StartResponse, status_line
 
-__all__ = ["Rewrite", "Upstreams", "FORWARDED_METHODS"]
+__all__ = ["Rewrite", "Upstreams"]
 
 log = logging.getLogger("osscname.middleware")
 
-FORWARDED_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
-ALLOW = "GET, HEAD, OPTIONS"
 #: Most bytes read from the upstream (one ``recv``) and handed to the WSGI server per write. Measured
 #: with bench/rewrite.py under waitress: 64-256 KiB chunks grew the server's peak RSS by 18-46 MiB over
 #: a 1 GiB body (waitress gathers writes smaller than its 1 MiB ``outbuf_overflow`` in memory), 1 MiB
@@ -65,8 +63,8 @@ _NOT_FORWARDED = frozenset({"HTTP_" + name.upper().replace("-", "_") for name in
 #: Conditions and ranges apply to the requested object, not to a probe or an error document.
 _CONDITIONAL = frozenset(("Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"))
 
-METHOD_NOT_ALLOWED = PlainResponse(405, "405 Method Not Allowed: this domain serves GET, HEAD and OPTIONS\n", [("Allow", ALLOW)])
-BAD_REQUEST = PlainResponse(400, "400 Bad Request\n")
+METHOD_NOT_ALLOWED = PlainResponse(405, plain_body(405), [("Allow", ALLOW)])
+BAD_REQUEST = PlainResponse(400, plain_body(400))
 BAD_GATEWAY = PlainResponse(502, "502 Bad Gateway: the bucket could not be reached\n")
 GATEWAY_TIMEOUT = PlainResponse(504, "504 Gateway Timeout: the bucket did not answer in time\n")
 
@@ -266,23 +264,18 @@ class Fetched:
 
 
 class Rewrite:
-    """``mode: rewrite``: the object (or index / error document) streamed under the custom domain."""
+    """``mode: rewrite``: the object (or index / error document) streamed under the custom domain.
 
-    __slots__ = ("bucket_host", "scheme", "host_header", "upstreams", "base", "index", "folder", "error_document", "extra", "trust_for")
+    Built from a :class:`Route` alone, never a domain: bindings that differ in their domain alone share
+    one action. Paths come from the route's own functions, so what goes upstream is what
+    :func:`osscname.decision.decide` says (the tests compare them)."""
 
-    def __init__(self, binding: Binding, upstreams: Upstreams, trust_for: int = 0):
-        # Only settings, never the domain: bindings that differ in their domain alone share an action.
-        self.bucket_host = binding.bucket_host
-        self.scheme = binding.scheme
-        #: Host sent upstream: the bucket host, or None for the canonical request host
-        self.host_header = binding.bucket_host if binding.upstream_host == "bucket" else None
+    __slots__ = ("route", "upstreams", "extra", "trust_for")
+
+    def __init__(self, route: Route, upstreams: Upstreams, trust_for: int = 0):
+        self.route = route
         self.upstreams = upstreams
-        self.base = f"{binding.base_path}/{binding.prefix_url}"
-        self.index = binding.index_url
-        #: subdir behaviour for a path without trailing slash: None (look no further) | redirect | serve
-        self.folder = binding.subdir if binding.index and binding.subdir != "not_found" else None
-        self.error_document = f"{binding.base_path}/{binding.error_document_url}" if binding.error_document else None
-        self.extra = hsts_headers(binding)
+        self.extra = {scheme: list(hsts_headers(route, scheme)) for scheme in ("http", "https")}
         self.trust_for = trust_for
 
     def __call__(self, environ: Mapping[str, object], start_response: StartResponse, host: str, scheme: str) -> Iterable[bytes]:
@@ -293,7 +286,7 @@ class Rewrite:
         path, query = raw_target(environ)  # type: ignore[arg-type]
         if has_dot_segment(path):
             return BAD_REQUEST(environ, start_response, extra)
-        upstream = self.upstreams.get(self.scheme or scheme, self.bucket_host)
+        upstream = self.upstreams.get(self.route.scheme or scheme, self.route.bucket_host)
         try:
             status, headers, body = self._answer(upstream, str(method), path, query, self._headers(environ, host, scheme), host, scheme)
         except TimeoutError:
@@ -307,18 +300,13 @@ class Rewrite:
         start_response(status, [*headers, *extra] if extra else headers)
         return body
 
-    def object_path(self, path: str) -> str:
-        """Same as :meth:`Binding.object_path`, from precomputed pieces."""
-        target = self.base + path[1:]
-        return target + self.index if self.index and target[-1] == "/" else target
-
     def _headers(self, environ: Mapping[str, object], host: str, scheme: str) -> list[Header]:
         """End-to-end request headers as received, then Host and X-Forwarded-* set by this proxy."""
         drop = _NOT_FORWARDED
         connection = environ.get("HTTP_CONNECTION")
         if connection:
             drop = drop | {"HTTP_" + token.strip().upper().replace("-", "_") for token in str(connection).split(",")}
-        headers = [("Host", self.host_header or host)]
+        headers = [("Host", self.route.upstream_host_for(host))]
         for key, value in environ.items():
             if key[:5] == "HTTP_" and key not in drop and not key.startswith("HTTP_X_FORWARDED_"):
                 headers.append((key[5:].replace("_", "-").title(), str(value)))
@@ -331,34 +319,35 @@ class Rewrite:
         return headers
 
     def _answer(self, upstream: Upstream, method: str, path: str, query: str, headers: list[Header], host: str, scheme: str) -> tuple[str, list[Header], Iterable[bytes]]:
-        target = self.object_path(path)
+        route = self.route
         suffix = f"?{query}" if query else ""
-        fetched = upstream.fetch(method, target + suffix, headers)
-        if fetched.status != 404 or method == "OPTIONS" or not (self.folder or self.error_document) or not fetched.buffer():
+        fetched = upstream.fetch(method, route.object_path(path) + suffix, headers)
+        if fetched.status != 404 or method == "OPTIONS" or not (route.folder or route.error_path) or not fetched.buffer():
             return _relay(fetched)
         plain = [header for header in headers if header[0] not in _CONDITIONAL]
-        if self.folder and path[-1] != "/":
-            folder = f"{target}/{self.index}"
-            if self.folder == "redirect":
+        if route.folder and path[-1] != "/":
+            folder = route.folder_path(path)
+            if route.folder == "redirect":
                 probe = upstream.fetch("HEAD", folder, plain)
                 probe.finish()
                 if probe.status == 200:
                     location = f"{scheme}://{host}{path}/{suffix}"
-                    return status_line(302), [("Location", location), ("Content-Type", "text/plain; charset=utf-8"),
-                                              ("Content-Length", str(len(_FOUND_BODY)))], [] if method == "HEAD" else [_FOUND_BODY]  # fmt: skip
+                    return _FOUND_STATUS, [("Location", location), ("Content-Type", "text/plain; charset=utf-8"),
+                                           ("Content-Length", str(len(_FOUND_BODY)))], [] if method == "HEAD" else [_FOUND_BODY]  # fmt: skip
             else:
                 served = upstream.fetch(method, folder + suffix, headers)
                 if served.status != 404 or not served.buffer():
                     return _relay(served)
-        if self.error_document:
-            document = upstream.fetch("HEAD" if method == "HEAD" else "GET", self.error_document, plain)
+        if route.error_path:
+            document = upstream.fetch("HEAD" if method == "HEAD" else "GET", route.error_path, plain)
             if document.status == 200:
                 document.status = 404
             return _relay(document)
         return _relay(fetched)
 
 
-_FOUND_BODY = f"{status_line(302)}\n".encode("ascii")
+_FOUND_STATUS = status_line(FOLDER_REDIRECT_STATUS)
+_FOUND_BODY = plain_body(FOLDER_REDIRECT_STATUS).encode("ascii")
 
 
 def _relay(fetched: Fetched) -> tuple[str, list[Header], Iterable[bytes]]:

@@ -13,9 +13,9 @@ can ever split a response header.
 from __future__ import annotations
 
 from typing import Mapping
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
-__all__ = ["raw_target", "trusted_value", "has_dot_segment"]
+__all__ = ["raw_target", "trusted_value"]
 
 # RFC 3986 pchar (unreserved is always safe for quote()), and "/" between segments.
 _PATH_SAFE = "/:@!$&'()*+,;=~"
@@ -66,9 +66,3 @@ def trusted_value(header: str | None, trusted: int) -> str | None:
         return None
     values = [value.strip() for value in header.split(",")]
     return values[-trusted] if len(values) >= trusted else None
-
-
-def has_dot_segment(path: str) -> bool:
-    """True if a raw path holds a ``.`` or ``..`` segment, literally or percent-encoded."""
-    decoded = unquote(path)
-    return "." in decoded and any(segment in (".", "..") for segment in decoded.split("/"))

@@ -5,8 +5,8 @@
     osscname serve-bucket DIR [--port N]   a local OSS-like origin serving DIR/<bucket>/<key>
     osscname demo [FILE] [--port N]        a demo app wrapped in the middleware, in front of a local origin
 
-``explain`` answers from the model (:meth:`Binding.location`, :meth:`Binding.object_path`), the same
-functions the middleware and the generators use, so what it prints is what they do.
+``explain`` prints :func:`osscname.decision.decide`'s answer: the decision the middleware is tested
+against and every target is compared with, so what it prints is what they do.
 """
 
 from __future__ import annotations
@@ -19,49 +19,43 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
+from .decision import Answer, Facts, decide
 from .hosts import normalize_host
 from .loader import BindingError, load_bindings
 from .model import Binding, BindingSet
 
 EXIT_OK, EXIT_INVALID = 0, 2
-FORWARDED_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 def explain(bindings: BindingSet, url: str, method: str = "GET") -> dict[str, Any]:
-    """What a request for ``url`` gets: a JSON-ready description (see ``osscname explain --help``)."""
+    """What a request for ``url`` gets: :func:`osscname.decision.decide`'s answer, JSON-ready
+    (see ``osscname explain --help``)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    raw_path = parts.path or "/"
-    target = raw_path + (f"?{parts.query}" if parts.query else "")
     host = normalize_host(parts.netloc)
     binding = None if host is None else bindings.lookup(host)
     answer: dict[str, Any] = {"url": url, "method": method, "host": host, "binding": None}
-    if binding is None:
+    if binding is None or host is None:
         answer["action"] = "pass"
         return answer
     answer["binding"] = {"domain": binding.domain, "where": bindings.where(binding), "bucket": binding.bucket,
                          "bucket_host": binding.bucket_host, "mode": binding.mode}  # fmt: skip
-    if binding.https_force and parts.scheme == "http":
-        answer.update(action="https_redirect", status=301, location=f"https://{host}{target}")
-    elif binding.mode == "redirect":
-        answer.update(action="redirect", status=binding.status,
-                      location=binding.location(parts.scheme, raw_path, parts.query))  # fmt: skip
-    elif method not in FORWARDED_METHODS:
-        answer.update(action="method_not_allowed", status=405, allow=", ".join(FORWARDED_METHODS))
+    decision = decide(binding.route, Facts(method, parts.scheme, host, parts.path or "/", parts.query))
+    headers = dict(decision.headers)
+    if isinstance(decision, Answer):
+        answer.update(action=decision.kind, status=decision.status)
+        for name in ("Location", "Allow"):
+            if name in headers:
+                answer[name.lower()] = headers[name]
     else:
-        path = binding.object_path(raw_path)
-        scheme = binding.scheme or parts.scheme
-        answer.update(action="rewrite", upstream={
-            "url": f"{scheme}://{binding.bucket_host}{path}" + (f"?{parts.query}" if parts.query else ""),
-            "host": binding.upstream_host_for(host),
-        })  # fmt: skip
-        if binding.index and not raw_path.endswith("/"):
+        answer.update(action="rewrite", upstream={"url": decision.url, "host": decision.host})
+        if binding.index and not (parts.path or "/").endswith("/"):
             answer["folder_without_slash"] = binding.subdir
-        if binding.error_document:
+        if decision.error_document:
             answer["error_document"] = binding.error_document
-    if binding.hsts and (parts.scheme == "https"):
-        answer["hsts"] = f"max-age={binding.hsts}"
+    if "Strict-Transport-Security" in headers:
+        answer["hsts"] = headers["Strict-Transport-Security"]
     return answer
 
 
@@ -90,6 +84,8 @@ def _print_explain(answer: dict[str, Any], bindings: BindingSet) -> None:
         print(f"  Location  {answer['location']}")
     elif action == "method_not_allowed":
         print(f"  action    405 Method Not Allowed (Allow: {answer['allow']})")
+    elif action == "bad_request":
+        print("  action    400 Bad Request: the path has a '.' or '..' segment, which could leave the prefix")
     else:
         print("  action    rewrite: proxied, the bucket's bytes served under this domain")
         print(f"  upstream  {answer['upstream']['url']}")

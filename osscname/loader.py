@@ -29,7 +29,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .hosts import DomainError, is_canonical_domain, parse_domain
-from .model import UNSAFE, Binding, BindingSet, is_mainland_china
+from .model import UNSAFE, Binding, BindingSet, Route, is_mainland_china
 
 __all__ = ["BindingError", "Problem", "load_bindings", "REGIONS", "FIELDS"]
 
@@ -345,6 +345,8 @@ class _Walk:
         self.source = source
         self.problems: list[Problem] = []
         self.memo: dict[tuple[str, str, str], Any] = {}
+        #: settings → route: bindings that differ only in their domain share one Route object
+        self.routes: dict[tuple[Any, ...], Route] = {}
 
     def problem(self, node: Node, message: str) -> None:
         mark = node.start_mark
@@ -500,13 +502,14 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
     if len(walk.problems) != problems or bucket is None:
         return None
     force, hsts = values.get("https", (False, 0))
+    settings = (bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, values.get("status", 301),
+                values.get("prefix", ""), index, values.get("subdir", "redirect"), values.get("error_document"),
+                values.get("upstream_host", "bucket"), force, hsts)  # fmt: skip
+    route = walk.routes.get(settings)
+    if route is None:
+        route = walk.routes[settings] = Route.make(*settings)
     mark = node.start_mark
-    return Binding(
-        domain, bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode,
-        values.get("status", 301), values.get("prefix", ""), index, values.get("subdir", "redirect"),
-        values.get("error_document"), values.get("upstream_host", "bucket"), force, hsts,
-        mark.line + 1, mark.column + 1,
-    )  # fmt: skip
+    return Binding(domain, route, mark.line + 1, mark.column + 1)
 
 
 def _bucket_host(bucket: str | None, region: str, endpoint_type: str) -> str:

@@ -3,10 +3,13 @@
 The loader (:mod:`osscname.loader`) is the only producer. Everything here is already validated, so the
 middleware and the generators never re-check a value: they look a host up and lay out text.
 
-``Binding`` is a ``NamedTuple`` rather than a frozen dataclass: it is just as immutable, and building
-one costs a tuple allocation instead of twenty ``object.__setattr__`` calls, which matters at 100k
-bindings. A binding stores object keys (``prefix``, ``index``, ``error_document``) unencoded, as OSS
-stores them; the ``*_url`` properties give them percent-encoded for use in a URL path.
+A :class:`Binding` is a domain and a :class:`Route`: what the binding does, shared by every binding that
+differs only in its domain. Routes store object keys (``prefix``, ``index``, ``error_document``) unencoded,
+as OSS stores them, and beside them the pre-encoded values every consumer uses (``root``, ``index_url``,
+``error_path``): the object root is computed in :meth:`Route.make` and nowhere else.
+
+Both are ``NamedTuple`` rather than frozen dataclasses: just as immutable, and building one costs a tuple
+allocation instead of twenty ``object.__setattr__`` calls, which matters at 100k bindings.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from urllib.parse import quote
 
 from .hosts import normalize_host
 
-__all__ = ["Binding", "BindingSet", "UNSAFE", "MAINLAND_CHINA", "is_mainland_china"]
+__all__ = ["Binding", "BindingSet", "Route", "SETTINGS", "UNSAFE", "MAINLAND_CHINA", "is_mainland_china"]
 
 #: Characters no value may carry into a generated file: they end a token, start a comment or a
 #: variable, or break out of a quoted string in nginx, VCL, Caddyfile, HCL/JSON, JavaScript or zone
@@ -34,10 +37,16 @@ def is_mainland_china(region: str | None) -> bool:
     return region is not None and region.startswith(MAINLAND_CHINA) and region != "cn-hongkong"
 
 
-class Binding(NamedTuple):
-    """One custom domain bound to one bucket, with everything a consumer needs precomputed."""
+class Route(NamedTuple):
+    """What a binding does: every setting of a binding but its domain and position, resolved and
+    pre-encoded, so that each derived value (the object root above all) is computed here and nowhere else.
 
-    domain: str  #: canonical: lower-case A-labels, no trailing dot; ``*.`` first for a wildcard
+    Bindings that differ only in their domain share one ``Route`` (the loader memoises them), so a
+    consumer that works per route (the middleware's actions, nginx's records, the edges' route tables)
+    does that work once per distinct behaviour, not once per domain. Build one with :meth:`make` (or
+    :meth:`with_` from another), never positionally: the derived fields must agree with the settings.
+    """
+
     bucket: str
     bucket_host: str  #: ``abc-img.oss-cn-hangzhou.aliyuncs.com``, or a custom endpoint's host[:port]
     base_path: str  #: custom endpoint's path without trailing ``/`` (``/assets``); ``""`` for OSS
@@ -47,13 +56,76 @@ class Binding(NamedTuple):
     icp: str | None
     mode: str  #: redirect | rewrite
     status: int  #: redirect status: 301 | 302 | 307 | 308
-    prefix: str  #: object-key prefix, ``""`` or ending in one ``/``
-    index: str | None  #: index document appended to paths ending in ``/``
+    prefix: str  #: object-key prefix as OSS stores it (unencoded), ``""`` or ending in one ``/``
+    index: str | None  #: index document appended to paths ending in ``/`` (unencoded)
     subdir: str  #: folder URL without slash (rewrite with index): redirect | not_found | serve
-    error_document: str | None  #: object served with 404 when the object is missing (rewrite)
+    error_document: str | None  #: object key (unencoded) served with 404 when the object is missing (rewrite)
     upstream_host: str  #: Host sent upstream in rewrite: bucket | domain
     https_force: bool
     hsts: int  #: Strict-Transport-Security max-age on https responses; 0: none
+    # --- derived, pre-encoded: set by make() -------------------------------------------------------
+    root: str  #: the object root: ``base_path + "/" + prefix`` percent-encoded; every object path starts with it
+    index_url: str  #: the index document percent-encoded, ``""`` when there is none
+    error_path: str | None  #: the error document's upstream path (from the bucket's root, not the prefix); rewrite only
+    folder: str | None  #: what a folder URL without its slash gets when its object is missing: redirect | serve | None
+
+    @classmethod
+    def make(cls, bucket: str, bucket_host: str, base_path: str = "", scheme: str | None = None, region: str | None = None,
+             endpoint_type: str = "public", icp: str | None = None, mode: str = "redirect", status: int = 301, prefix: str = "",
+             index: str | None = None, subdir: str = "redirect", error_document: str | None = None, upstream_host: str = "bucket",
+             https_force: bool = False, hsts: int = 0) -> Route:  # fmt: skip
+        """The route for these settings, derived fields computed (the one place they are)."""
+        rewrite = mode == "rewrite"
+        return cls(
+            bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, status, prefix, index, subdir,
+            error_document, upstream_host, https_force, hsts,
+            f"{base_path}/{quote(prefix, safe='/')}",
+            quote(index, safe="/") if index else "",
+            f"{base_path}/{quote(error_document, safe='/')}" if rewrite and error_document else None,
+            subdir if rewrite and index and subdir != "not_found" else None,
+        )  # fmt: skip
+
+    def settings(self) -> dict[str, object]:
+        """The settings :meth:`make` takes, by name."""
+        return {name: getattr(self, name) for name in SETTINGS}
+
+    def with_(self, **changes: object) -> Route:
+        """A copy with some settings changed, derived fields recomputed."""
+        return Route.make(**{**self.settings(), **changes})  # type: ignore[arg-type]
+
+    def origin(self, request_scheme: str) -> str:
+        """``scheme://bucket_host``: the binding's scheme, else the request's."""
+        return f"{self.scheme or request_scheme}://{self.bucket_host}"
+
+    def object_path(self, raw_path: str) -> str:
+        """Upstream path for a request path as sent (starting with ``/``, percent-encoding kept):
+        the object root + the path without its ``/``, and the index document if it ends in ``/``."""
+        path = self.root + raw_path[1:]
+        return path + self.index_url if self.index_url and path[-1] == "/" else path
+
+    def folder_path(self, raw_path: str) -> str:
+        """Upstream path of the index document of ``raw_path`` taken as a folder (``subdir``)."""
+        return f"{self.root}{raw_path[1:]}/{self.index_url}"
+
+    def location(self, request_scheme: str, raw_path: str, query: str) -> str:
+        """Redirect target for a request: bucket URL + object path + ``?query`` verbatim."""
+        url = self.origin(request_scheme) + self.object_path(raw_path)
+        return f"{url}?{query}" if query else url
+
+    def upstream_host_for(self, request_host: str) -> str:
+        """Host header sent upstream in rewrite mode, for a canonical request host."""
+        return self.bucket_host if self.upstream_host == "bucket" else request_host
+
+
+#: The settings of a route (the fields :meth:`Route.make` takes), in order.
+SETTINGS = Route._fields[: Route._fields.index("root")]
+
+
+class Binding(NamedTuple):
+    """One custom domain bound to one route (what it does), and where the binding stands in its file."""
+
+    domain: str  #: canonical: lower-case A-labels, no trailing dot; ``*.`` first for a wildcard
+    route: Route
     line: int  #: where the binding starts in the source file (1-based)
     column: int
 
@@ -66,41 +138,23 @@ class Binding(NamedTuple):
         """The domain without ``*.``: the exact name, or the suffix a wildcard covers."""
         return self.domain[2:] if self.domain.startswith("*.") else self.domain
 
-    @property
-    def prefix_url(self) -> str:
-        return quote(self.prefix, safe="/")
-
-    @property
-    def index_url(self) -> str:
-        return quote(self.index or "", safe="/")
-
-    @property
-    def error_document_url(self) -> str:
-        return quote(self.error_document or "", safe="/")
-
-    def base_url(self, request_scheme: str) -> str:
-        """Bucket URL up to and including the ``/`` that starts the object key."""
-        return f"{self.scheme or request_scheme}://{self.bucket_host}{self.base_path}/"
-
-    def object_path(self, raw_path: str) -> str:
-        """Upstream path for a request path as sent (starting with ``/``, percent-encoding kept).
-
-        Adds the prefix, and the index document to a path that ends in ``/``.
-        """
-        path = f"{self.base_path}/{self.prefix_url}{raw_path[1:]}"
-        if self.index and path.endswith("/"):
-            path += self.index_url
-        return path
-
-    def location(self, request_scheme: str, raw_path: str, query: str) -> str:
-        """Redirect target for a request: bucket URL + prefix + path as sent + ``?query`` verbatim."""
-        path = self.object_path(raw_path)
-        url = f"{self.scheme or request_scheme}://{self.bucket_host}{path}"
-        return f"{url}?{query}" if query else url
-
-    def upstream_host_for(self, request_host: str) -> str:
-        """Host header sent upstream in rewrite mode, for a canonical request host."""
-        return self.bucket_host if self.upstream_host == "bucket" else request_host
+    # The settings, read through the route (``binding.bucket`` is ``binding.route.bucket``).
+    bucket = property(lambda self: self.route.bucket)
+    bucket_host = property(lambda self: self.route.bucket_host)
+    base_path = property(lambda self: self.route.base_path)
+    scheme = property(lambda self: self.route.scheme)
+    region = property(lambda self: self.route.region)
+    endpoint_type = property(lambda self: self.route.endpoint_type)
+    icp = property(lambda self: self.route.icp)
+    mode = property(lambda self: self.route.mode)
+    status = property(lambda self: self.route.status)
+    prefix = property(lambda self: self.route.prefix)
+    index = property(lambda self: self.route.index)
+    subdir = property(lambda self: self.route.subdir)
+    error_document = property(lambda self: self.route.error_document)
+    upstream_host = property(lambda self: self.route.upstream_host)
+    https_force = property(lambda self: self.route.https_force)
+    hsts = property(lambda self: self.route.hsts)
 
 
 class BindingSet:

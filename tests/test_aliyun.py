@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from bypass import bypassing
 from osscname.generators import aliyun, base, cdn
 from osscname.loader import load_bindings
 from osscname.model import BindingSet
@@ -155,7 +156,8 @@ def test_resource_name_refuses_what_is_not_a_canonical_domain(domain: str) -> No
     ],
 )
 def test_viewer_scheme(scheme: str | None, force: bool, viewer: str, expected: str) -> None:
-    binding = next(iter(load_bindings(EXAMPLE)))._replace(scheme=scheme, https_force=force)
+    binding = next(iter(load_bindings(EXAMPLE)))
+    binding = binding._replace(route=binding.route.with_(scheme=scheme, https_force=force))
     assert cdn.viewer_scheme(binding, argparse.Namespace(viewer_scheme=viewer)) == expected
 
 
@@ -447,7 +449,7 @@ def test_loader_rejects_unsafe_characters(capsys: pytest.CaptureFixture[str], tm
 def _bypassed(field: str, value: str) -> tuple[BindingSet, list[Any]]:
     """Bindings that skipped the loader: one valid redirect and one rewrite binding with ``field`` = value."""
     loaded = list(load_bindings(EXAMPLE))
-    bad = [b._replace(**{field: value}) for b in (loaded[2], loaded[4])]  # dl.abc.com (redirect), *.eu.cdn.example.org (rewrite)
+    bad = [bypassing(b, **{field: value}) for b in (loaded[2], loaded[4])]  # dl.abc.com (redirect), *.eu.cdn.example.org (rewrite)
     return BindingSet(tuple(bad), ("abc.com", "example.org"), "bypassed"), bad
 
 

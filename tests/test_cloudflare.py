@@ -35,6 +35,7 @@ from osscname.generators import base, cdn, cloudflare
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
+from bypass import bypassing
 from realserver import REPO, Answer, free_port, require_binary, send, stop, wait_for_port
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
@@ -272,7 +273,7 @@ def test_redirect_rules_answer_like_the_middleware(focus_rules: tuple[BindingSet
     elif binding.https_force and scheme == "http":
         want = (301, f"https://{host.lower()}{target}")
     else:
-        want = (binding.status, binding.location(scheme, path, query))
+        want = (binding.status, binding.route.location(scheme, path, query))
     assert redirect_by_rules(rulesets, scheme, host, target) == want
 
 
@@ -303,7 +304,7 @@ def test_loader_rejects_unsafe_characters(tmp_path: Path, output: str, char: str
 def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, char: str, field: str, output: str, mode: str) -> None:
     bindings = load_bindings(write(tmp_path, f"{HEADER}  - {{domain: img.example.com, bucket: ex-img, mode: {mode}}}\n"))
     [binding] = bindings
-    bad = binding._replace(**{field: getattr(binding, field) + char + "x"})
+    bad = bypassing(binding, **{field: getattr(binding, field) + char + "x"})
     args = argparse.Namespace(format=output, viewer_scheme="https")
     with pytest.raises(base.UnsafeValue):
         cloudflare.render(BindingSet((bad,), zones=("example.com",)), [bad], args)

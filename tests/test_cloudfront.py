@@ -3,8 +3,8 @@
 The generated function is executed by ``node`` (tests/js/cloudfront-harness.mjs) on CloudFront
 viewer-request events, with the ``cloudfront`` module stubbed (tests/js/cloudfront-stub.mjs: it checks
 what CloudFront documents for ``updateRequestOrigin`` and serves ``cf.kvs()`` from the generated import
-file). The expected answers come from the model the middleware answers with (``Binding.location``,
-``Binding.object_path``), so a function that drifts from the middleware fails here.
+file). The expected answers come from the model the middleware answers with (``Route.location``,
+``Route.object_path``), so a function that drifts from the middleware fails here.
 
 Golden files (tests/golden/cloudfront.*) pin the output for ``examples/bindings.yaml``; after an
 intended change, regenerate them with::
@@ -34,6 +34,7 @@ from osscname.hosts import normalize_host
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
+from bypass import bypassing
 from realserver import REPO, free_port, require_binary
 
 HARNESS = REPO / "tests" / "js" / "cloudfront-harness.mjs"
@@ -192,7 +193,7 @@ def expected(bindings: BindingSet, scheme: str, method: str, host: str, target: 
 
     The middleware answers redirects, 405 and 400 itself: those are compared as they come out of it.
     Every bucket host is pointed at a closed port, so a request it proxies comes back 502; for those
-    the expectation is where the request goes: the bucket host and :meth:`Binding.object_path`.
+    the expectation is where the request goes: the bucket host and :meth:`Route.object_path`.
     """
     closed = f"127.0.0.1:{free_port()}"
     middleware = CustomDomainMiddleware(app, bindings, upstreams={b.bucket_host: closed for b in bindings}, timeout=5)
@@ -204,7 +205,7 @@ def expected(bindings: BindingSet, scheme: str, method: str, host: str, target: 
         assert answer.body == b"app\n"
         return {"pass": None, "uri": path}
     if answer.status_int == 502:
-        return {"pass": {"domainName": binding.bucket_host, "scheme": binding.scheme or scheme}, "uri": binding.object_path(path)}
+        return {"pass": {"domainName": binding.bucket_host, "scheme": binding.scheme or scheme}, "uri": binding.route.object_path(path)}
     headers = {name: answer.headers[name] for name in ANSWER_HEADERS if name in answer.headers}
     return {"status": answer.status_int, "headers": headers, "body": answer.text}
 
@@ -413,7 +414,7 @@ def test_loader_rejects_unsafe_characters(tmp_path: Path, char: str) -> None:
 def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, char: str, field: str, output: str, table: str) -> None:
     bindings = load_bindings(write(tmp_path, f"{HEADER}  - {{domain: img.example.com, bucket: ex-img, mode: rewrite}}\n"))
     [binding] = bindings
-    bad = binding._replace(**{field: getattr(binding, field) + char + "x"})
+    bad = bypassing(binding, **{field: getattr(binding, field) + char + "x"})
     args = argparse.Namespace(format=output, cloudfront_table=table, viewer_scheme="https")
     with pytest.raises(base.UnsafeValue):
         cloudfront.render(BindingSet((bad,)), [bad], args)

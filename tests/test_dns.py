@@ -22,6 +22,7 @@ import pytest
 from osscname.generators import aliyun, base, dns
 from osscname.loader import load_bindings
 from osscname.model import BindingSet
+from bypass import bypassing
 from realserver import require_binary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -309,7 +310,7 @@ BYPASSES = [
 
 @pytest.mark.parametrize("fmt, field, char", BYPASSES)
 def test_values_that_bypassed_the_loader_are_refused(fmt: str, field: str, char: str) -> None:
-    binding = next(iter(load_bindings(EXAMPLE)))._replace(**{field: f"x{char}y.abc.com"})
+    binding = bypassing(next(iter(load_bindings(EXAMPLE))), **{field: f"x{char}y.abc.com"})
     bindings = BindingSet((binding,), ("abc.com",), "bypassed")
     args = argparse.Namespace(file=str(EXAMPLE), format=fmt, via_cdn=False, cdn_cname_suffix=None, ttl=600)
     render = dns._bind if fmt == "bind" else dns._alidns

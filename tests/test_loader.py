@@ -813,5 +813,5 @@ def test_example_file_loads() -> None:
     ]  # fmt: skip
     assert bindings.zones == ("abc.com", "example.org")
     img = bindings.match("img.abc.com")
-    assert img is not None and img.location("http", "/logo.png", "") == "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png"
+    assert img is not None and img.route.location("http", "/logo.png", "") == "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png"
     assert img.status == 301 and (img.line, img.column) == (12, 5)

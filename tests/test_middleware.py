@@ -19,6 +19,7 @@ import pytest
 from webtest import TestApp
 
 from osscname import BindingError, load_bindings
+from osscname.decision import Answer, Facts, decide
 from osscname.middleware import CustomDomainMiddleware
 from osscname.testing.webtest import assert_passthrough, assert_redirect
 
@@ -233,13 +234,15 @@ RAW_PATHS = ["/", "/a", "/a/", "/a%20b/c.txt", "/%E4%B8%AD.txt", "//x", "/a?b", 
 
 
 @pytest.mark.parametrize("binding", list(load_bindings(LOCATION_BINDINGS)), ids=lambda b: b.domain)
-def test_location_equals_model(binding: Any) -> None:
+def test_location_equals_decision(binding: Any) -> None:
     middleware = CustomDomainMiddleware(RecordingApp(), load_bindings(LOCATION_BINDINGS))
     for scheme, target, query in itertools.product(["http", "https"], RAW_PATHS, ["", "x=1&y=%20"]):
         path = target.partition("?")[0]
         raw = path + (f"?{query}" if query else "")
-        _, headers, _ = call(middleware, environ_for(binding.domain, raw, scheme))
-        assert headers["Location"] == binding.location(scheme, path, query), (scheme, raw)
+        status, headers, _ = call(middleware, environ_for(binding.domain, raw, scheme))
+        decision = decide(binding.route, Facts("GET", scheme, binding.domain, path, query))
+        assert isinstance(decision, Answer) and decision.location == binding.route.location(scheme, path, query)
+        assert (int(status[:3]), headers["Location"]) == (decision.status, decision.location), (scheme, raw)
 
 
 # --- https.force and HSTS --------------------------------------------------------------------------

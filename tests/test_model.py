@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from osscname import Binding, BindingSet, load_bindings
+from osscname.model import Route
 
 ICP = "icp: 浙ICP备12345678号-1"
 
@@ -79,10 +80,11 @@ def test_bucket_host_and_base_url(
 ) -> None:
     binding = one(fields)
     assert (binding.endpoint_type, binding.bucket_host, binding.base_path) == (endpoint_type, bucket_host, base_path)
-    assert binding.base_url("http") == base_http
-    assert binding.base_url("https") == base_https
+    route = binding.route
+    assert route.origin("http") + route.root == base_http
+    assert route.origin("https") + route.root == base_https
     # The redirect target is the base URL followed by the path as sent (without its "/") and the query.
-    assert binding.location("http", "/a%20b/logo.png", "x=1") == f"{base_http}a%20b/logo.png?x=1"
+    assert route.location("http", "/a%20b/logo.png", "x=1") == f"{base_http}a%20b/logo.png?x=1"
 
 
 LOCATIONS = [
@@ -102,23 +104,26 @@ LOCATIONS = [
 
 @pytest.mark.parametrize(("fields", "scheme", "path", "query", "expected"), LOCATIONS)
 def test_location(fields: str, scheme: str, path: str, query: str, expected: str) -> None:
-    assert one("    region: us-west-1\n" + fields).location(scheme, path, query) == expected
+    assert one("    region: us-west-1\n" + fields).route.location(scheme, path, query) == expected
 
 
 def test_object_path_with_custom_endpoint_path() -> None:
     binding = one("    endpoint: http://127.0.0.1:9000/assets\n    mode: rewrite\n    prefix: public/\n    index: index.html\n")
-    assert binding.object_path("/a.txt") == "/assets/public/a.txt"
-    assert binding.object_path("/docs/") == "/assets/public/docs/index.html"
-    assert binding.location("https", "/", "q") == "http://127.0.0.1:9000/assets/public/index.html?q"
+    route = binding.route
+    assert route.object_path("/a.txt") == "/assets/public/a.txt"
+    assert route.object_path("/docs/") == "/assets/public/docs/index.html"
+    assert route.folder_path("/docs") == "/assets/public/docs/index.html"
+    assert route.location("https", "/", "q") == "http://127.0.0.1:9000/assets/public/index.html?q"
 
 
 def test_encoded_object_keys() -> None:
     binding = one("    region: us-west-1\n    mode: rewrite\n    prefix: 'a+b?'\n    index: i%.html\n    error_document: errors/找不到.html\n")
-    assert (binding.prefix, binding.prefix_url) == ("a+b?/", "a%2Bb%3F/")
-    assert (binding.index, binding.index_url) == ("i%.html", "i%25.html")
-    assert (binding.error_document, binding.error_document_url) == ("errors/找不到.html", "errors/%E6%89%BE%E4%B8%8D%E5%88%B0.html")
-    plain = one("    region: us-west-1\n")
-    assert (plain.prefix_url, plain.index_url, plain.error_document_url) == ("", "", "")
+    route = binding.route
+    assert (route.prefix, route.root) == ("a+b?/", "/a%2Bb%3F/")
+    assert (route.index, route.index_url) == ("i%.html", "i%25.html")
+    assert (route.error_document, route.error_path) == ("errors/找不到.html", "/errors/%E6%89%BE%E4%B8%8D%E5%88%B0.html")
+    plain = one("    region: us-west-1\n").route
+    assert (plain.root, plain.index_url, plain.error_path, plain.folder) == ("/", "", None, None)
 
 
 @pytest.mark.parametrize(
@@ -131,17 +136,20 @@ def test_encoded_object_keys() -> None:
 )
 def test_upstream_host_for(fields: str, expected: str) -> None:
     binding = one("    region: us-west-1\n    mode: rewrite\n" + fields)
-    assert binding.upstream_host_for("img.abc.com") == expected
+    assert binding.route.upstream_host_for("img.abc.com") == expected
 
 
 def test_defaults_of_a_plain_binding() -> None:
     binding = one("    region: us-west-1\n")
-    assert binding._asdict() == {
-        "domain": "img.abc.com", "bucket": "abc-img", "bucket_host": "abc-img.oss-us-west-1.aliyuncs.com",
+    assert (binding.domain, binding.line, binding.column) == ("img.abc.com", 3, 5)
+    assert binding.route._asdict() == {
+        "bucket": "abc-img", "bucket_host": "abc-img.oss-us-west-1.aliyuncs.com",
         "base_path": "", "scheme": None, "region": "us-west-1", "endpoint_type": "public", "icp": None,
         "mode": "redirect", "status": 301, "prefix": "", "index": None, "subdir": "redirect",
-        "error_document": None, "upstream_host": "bucket", "https_force": False, "hsts": 0, "line": 3, "column": 5,
+        "error_document": None, "upstream_host": "bucket", "https_force": False, "hsts": 0,
+        "root": "/", "index_url": "", "error_path": None, "folder": None,
     }  # fmt: skip
+    assert binding.route == Route.make(bucket="abc-img", bucket_host="abc-img.oss-us-west-1.aliyuncs.com", region="us-west-1")
 
 
 def test_binding_is_immutable() -> None:
@@ -281,5 +289,49 @@ def test_canonical_example() -> None:
     bindings = load_bindings(Path(__file__).resolve().parent.parent / "examples" / "bindings.yaml")
     binding: Any = bindings.match("img.abc.com")
     assert (binding.mode, binding.status) == ("redirect", 301)
-    assert binding.location("http", "/logo.png", "") == "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png"
+    assert binding.route.location("http", "/logo.png", "") == "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png"
     assert bindings.zone_of(binding) == "abc.com"
+
+
+# --- routes ---------------------------------------------------------------------------------------
+
+SHARED = """\
+version: 1
+defaults: {bucket: abc-img, region: us-west-1, mode: rewrite, prefix: p/, index: index.html}
+bindings:
+  - domain: a.abc.com
+  - domain: b.abc.com
+  - domain: "*.abc.com"
+  - domain: c.abc.com
+    prefix: q/
+"""
+
+
+def test_bindings_that_differ_only_in_their_domain_share_one_route() -> None:
+    a, b, star, c = load_bindings(SHARED)
+    assert a.route is b.route is star.route
+    assert c.route is not a.route and c.route != a.route
+    assert (a.route.root, c.route.root) == ("/p/", "/q/")
+
+
+@pytest.mark.parametrize(
+    ("fields", "folder", "error_path"),
+    [
+        pytest.param("    mode: rewrite\n", None, None, id="no-index"),
+        pytest.param("    mode: rewrite\n    index: i.html\n", "redirect", None, id="index-default-subdir"),
+        pytest.param("    mode: rewrite\n    index: i.html\n    subdir: serve\n", "serve", None, id="serve"),
+        pytest.param("    mode: rewrite\n    index: i.html\n    subdir: not_found\n", None, None, id="not-found"),
+        pytest.param("    mode: rewrite\n    error_document: e/404.html\n", None, "/e/404.html", id="error-document"),
+        pytest.param("    index: i.html\n", None, None, id="redirect-has-no-folder-rule"),
+    ],
+)
+def test_derived_route_fields(fields: str, folder: str | None, error_path: str | None) -> None:
+    route = one("    region: us-west-1\n" + fields).route
+    assert (route.folder, route.error_path) == (folder, error_path)
+
+
+def test_with_recomputes_derived_fields() -> None:
+    route = one("    region: us-west-1\n    prefix: a\n").route
+    changed = route.with_(prefix="b c/", index="x y.html")
+    assert (changed.root, changed.index_url, changed.prefix) == ("/b%20c/", "x%20y.html", "b c/")
+    assert route.root == "/a/"

@@ -25,6 +25,7 @@ from osscname.loader import load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
 from osscname.testing import serve_origin
+from bypass import bypassing
 from realserver import REPO, free_port, require_binary, write_objects
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
@@ -360,9 +361,9 @@ def test_loader_rejects_injection(field: str, char: str, tmp_path: Path, capsys:
 
 
 def _bypassed(**changes: Any) -> tuple[BindingSet, Any]:
-    """Bindings that skipped the loader's checks (built with Binding._replace), and the options."""
+    """Bindings that skipped the loader's checks (built with tests/bypass.py), and the options."""
     good = load_bindings(EXAMPLE)
-    changed = [b._replace(**changes) if b.domain == "files.abc.com" else b for b in good]
+    changed = [bypassing(b, **changes) if b.domain == "files.abc.com" else b for b in good]
     args = generator.parser().parse_args([str(EXAMPLE), "--resolver", "127.0.0.53"])
     generator.plan(args)
     return BindingSet(tuple(changed), good.zones, good.source), args

@@ -1,0 +1,166 @@
+"""What a request to a bound host gets: a pure function from (route, request facts) to a decision.
+
+This is the reference every target is held to. The WSGI middleware builds its per-binding actions from
+the same :class:`~osscname.model.Route` methods at start-up and is tested against :func:`decide` on every
+corpus case; ``osscname explain`` prints :func:`decide`'s answer; the conformance and differential tests
+use it as their oracle. Nothing here does I/O, so a decision is cheap to make and easy to compare.
+
+A decision is one of:
+
+* :class:`Answer`: made here without asking the bucket: the https.force redirect, the binding's
+  redirect, ``405`` for a method a rewrite does not forward, ``400`` for a dot segment;
+* :class:`Proxy`: the request goes upstream (rewrite), with the follow-ups OSS static website hosting
+  makes on a ``404`` for GET and HEAD: the folder probe or folder serve (``subdir``), then the error
+  document.
+
+Request facts are what every target can know: the method, the scheme the client used, the canonical
+host (:func:`osscname.hosts.normalize_host`), the raw path (percent-encoding as sent, starting with ``/``)
+and the raw query (without ``?``; empty when the target had none or a bare ``?``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
+from urllib.parse import unquote
+
+from .hosts import normalize_host
+from .model import BindingSet, Route
+
+if TYPE_CHECKING:  # pragma: no cover
+    import webob
+
+__all__ = ["Facts", "Answer", "Proxy", "Decision", "decide", "decide_request", "has_dot_segment",
+           "FORWARDED_METHODS", "ALLOW", "plain_body"]  # fmt: skip
+
+#: Methods a rewrite forwards (no request body is sent upstream); others get 405.
+FORWARDED_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
+ALLOW = "GET, HEAD, OPTIONS"
+#: The status of the https.force redirect, and of the ``subdir: redirect`` folder redirect.
+FORCE_HTTPS_STATUS = 301
+FOLDER_REDIRECT_STATUS = 302
+
+_REASONS = {301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect", 308: "Permanent Redirect",
+            400: "Bad Request", 405: "Method Not Allowed"}  # fmt: skip
+#: Bodies longer than the status line, where a short sentence helps the person who sees it.
+_BODIES = {405: "405 Method Not Allowed: this domain serves GET, HEAD and OPTIONS\n"}
+
+Header = tuple[str, str]
+
+
+def plain_body(status: int) -> str:
+    """The short plain-text body of an answer the middleware (or an edge) makes itself."""
+    return _BODIES.get(status) or f"{status} {_REASONS[status]}\n"
+
+
+class Facts(NamedTuple):
+    """What a decision depends on; every target can know each of them."""
+
+    method: str
+    scheme: str  #: http | https, as the client used (after trusted forwarded headers)
+    host: str  #: canonical host name
+    path: str  #: raw path as sent, starting with ``/``
+    query: str = ""  #: raw query, without ``?``
+
+
+class Answer(NamedTuple):
+    """A response made without asking the bucket (its body is :func:`plain_body` of the status)."""
+
+    kind: str  #: https_redirect | redirect | method_not_allowed | bad_request
+    status: int
+    headers: tuple[Header, ...]  #: Location or Allow, then HSTS
+
+    @property
+    def location(self) -> str | None:
+        return next((value for name, value in self.headers if name == "Location"), None)
+
+
+class Proxy(NamedTuple):
+    """The request goes to the bucket; on a 404 for GET or HEAD, the follow-ups in order."""
+
+    scheme: str  #: upstream scheme: the binding's, else the request's
+    bucket_host: str
+    path: str  #: the object path
+    suffix: str  #: ``?query``, or ``""``
+    host: str  #: Host header sent upstream
+    folder: str | None  #: redirect | serve: what a folder URL without its slash gets (GET/HEAD, subdir)
+    folder_path: str | None  #: the folder's index document: probed with HEAD (redirect), or served + suffix
+    folder_location: str | None  #: the 302 Location when ``folder`` is redirect and the probe finds it
+    error_document: str | None  #: upstream path of the error document served with 404 (GET/HEAD)
+    headers: tuple[Header, ...]  #: added to the upstream's answer (HSTS)
+
+    @property
+    def target(self) -> str:
+        """The upstream request target: object path + ``?query``."""
+        return self.path + self.suffix
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.bucket_host}{self.target}"
+
+
+Decision = Union[Answer, Proxy]
+
+
+def has_dot_segment(path: str) -> bool:
+    """True if a raw path holds a ``.`` or ``..`` segment, literally or percent-encoded."""
+    decoded = unquote(path)
+    return "." in decoded and any(segment in (".", "..") for segment in decoded.split("/"))
+
+
+def hsts_headers(route: Route, scheme: str) -> tuple[Header, ...]:
+    """What every response of the route adds: Strict-Transport-Security, on https only."""
+    return (("Strict-Transport-Security", f"max-age={route.hsts}"),) if route.hsts and scheme == "https" else ()
+
+
+def force_https_location(host: str, path: str, query: str) -> str:
+    """The https.force target: the same host and target on https (a bare ``?`` dropped)."""
+    return f"https://{host}{path}?{query}" if query else f"https://{host}{path}"
+
+
+def decide(route: Route, facts: Facts) -> Decision:
+    """What a request with these facts gets from the binding whose route this is."""
+    method, scheme, host, path, query = facts
+    if route.https_force and scheme == "http":
+        return Answer("https_redirect", FORCE_HTTPS_STATUS, (("Location", force_https_location(host, path, query)),))
+    hsts = hsts_headers(route, scheme)
+    if route.mode == "redirect":
+        return Answer("redirect", route.status, (("Location", route.location(scheme, path, query)), *hsts))
+    if method not in FORWARDED_METHODS:
+        return Answer("method_not_allowed", 405, (("Allow", ALLOW), *hsts))
+    if has_dot_segment(path):
+        return Answer("bad_request", 400, hsts)
+    suffix = f"?{query}" if query else ""
+    follow = method != "OPTIONS"  # a CORS preflight is about the object itself
+    folder = route.folder if follow and path[-1] != "/" else None
+    return Proxy(
+        scheme=route.scheme or scheme,
+        bucket_host=route.bucket_host,
+        path=route.object_path(path),
+        suffix=suffix,
+        host=route.upstream_host_for(host),
+        folder=folder,
+        folder_path=route.folder_path(path) if folder else None,
+        folder_location=f"{scheme}://{host}{path}/{suffix}" if folder == "redirect" else None,
+        error_document=route.error_path if follow else None,
+        headers=hsts,
+    )
+
+
+def decide_request(bindings: BindingSet, request: webob.Request | Any) -> Decision | None:
+    """What a ``webob.Request`` gets from these bindings, as the middleware would answer it; ``None``
+    when its host is unbound (the wrapped app answers).
+
+    For tests and tools: it reads the request the way the middleware reads a WSGI environ (the Host
+    header, else ``SERVER_NAME``; the raw target as sent; ``wsgi.url_scheme``), trusting no forwarded
+    header. The middleware itself never builds a WebOb object per request.
+    """
+    from osscname.middleware.request import raw_target
+
+    environ = request.environ
+    name = normalize_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+    binding = None if name is None else bindings.lookup(name)
+    if binding is None or name is None:
+        return None
+    path, query = raw_target(environ)
+    scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
+    return decide(binding.route, Facts(environ.get("REQUEST_METHOD", "GET"), scheme, name, path, query))
