@@ -36,17 +36,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
+from osscname.features import Declaration, Deviates, Refused, Supported
 from osscname.model import Binding, BindingSet
 
 from . import base
-from .cdn import resource_name, viewer_scheme, viewer_scheme_note
-from .dns import apex_refusal, relative_name
+from .common import APEX_REFUSAL, relative_name, resource_name, viewer_scheme, viewer_scheme_note
 
-__all__ = ["FORMATS", "add_arguments", "plan", "refusal", "functions"]
+__all__ = ["FORMATS", "Options", "TARGET", "add_arguments", "declare", "functions"]
 
 FORMATS = ("terraform", "api")
 #: Domain names per BatchSetCdnDomainConfig call.
@@ -79,71 +80,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--aliyun-cdn-type", choices=("web", "download", "video"), default="web", help="CDN business type (default: web)")
 
 
-def plan(args: argparse.Namespace) -> base.Target:
-    render = _terraform if args.format == "terraform" else _api
-    return base.Target(refusal=refusal, render=render)
+@dataclass(frozen=True)
+class Options:
+    format: str = FORMATS[0]
+    viewer_scheme: str = "https"
+    aliyun_scope: str = "auto"
+    aliyun_cdn_type: str = "web"
 
 
 # --- what the CDN cannot do as the middleware does ------------------------------------------------
 
-
-def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
-    if binding.endpoint_type == "custom":
-        return (
-            f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket: Alibaba CDN's oss origin and "
-            f"the OSS domain binding need a bucket in an OSS region (give region instead of endpoint)"
-        )
-    reasons = [reason for check in _CHECKS if (reason := check(binding))]
-    apex = apex_refusal(binding, bindings.zone_of(binding))
-    return "; ".join(reasons + [apex] if apex else reasons) or None
-
-
-def _internal(binding: Binding) -> str | None:
-    if binding.endpoint_type == "internal":
-        return "Alibaba CDN fetches from a bucket's public endpoint, not its internal one: set endpoint_type: public"
-    return None
+_STATUS = Refused(
+    "Alibaba CDN's access URL rewrite (host_redirect) answers 302, 303 or 307 only, so status {status} "
+    "cannot be honoured: set status: 302 or 307"
+)
+_SUBDIR = Refused(
+    "subdir: {subdir} needs a second origin fetch when a folder URL's object is missing, which "
+    "Alibaba CDN cannot make: set subdir: not_found"
+)
+_CUSTOM = Refused(
+    "endpoint {bucket_host}{base_path} is not an OSS bucket: Alibaba CDN's oss origin and the OSS domain "
+    "binding need a bucket in an OSS region (give region instead of endpoint)"
+)
 
 
-def _status(binding: Binding) -> str | None:
-    if binding.mode == "redirect" and binding.status not in REDIRECT_STATUSES:
-        return (
-            f"Alibaba CDN's access URL rewrite (host_redirect) answers 302, 303 or 307 only, so status {binding.status} "
-            f"cannot be honoured: set status: 302 or 307"
-        )
-    return None
-
-
-def _subdir(binding: Binding) -> str | None:
-    if binding.mode == "rewrite" and binding.index and binding.subdir != "not_found":
-        return (
-            f"subdir: {binding.subdir} needs a second origin fetch when a folder URL's object is missing, which "
-            f"Alibaba CDN cannot make: set subdir: not_found"
-        )
-    return None
-
-
-def _error_document(binding: Binding) -> str | None:
-    if binding.mode == "rewrite" and binding.error_document:
-        return (
+def declare(options: Options) -> dict[str, Declaration]:
+    return {
+        "redirect.301": _STATUS, "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": _STATUS,
+        "rewrite": Deviates("methods other than GET, HEAD and OPTIONS reach OSS instead of getting 405"),
+        "prefix": Supported(), "index": Supported(),
+        "subdir.redirect": _SUBDIR, "subdir.serve": _SUBDIR, "subdir.not_found": Supported(),
+        "error_document": Refused(
             "Alibaba CDN's custom error pages redirect to the page instead of serving its body with status 404: "
             "remove error_document"
-        )
-    return None
-
-
-def _wildcard_domain_host(binding: Binding) -> str | None:
-    if binding.mode == "rewrite" and binding.is_wildcard and binding.upstream_host == "domain":
-        return "upstream_host: domain needs the domain bound to the bucket, and OSS binds no wildcard domain: set upstream_host: bucket"
-    return None
-
-
-_CHECKS = (_internal, _status, _subdir, _error_document, _wildcard_domain_host)
+        ),
+        "upstream_host.domain": Refused(
+            "upstream_host: domain needs the domain bound to the bucket, and OSS binds no wildcard domain: "
+            "set upstream_host: bucket",
+            when=lambda binding: binding.is_wildcard,
+        ),
+        "https.force": Supported(), "https.hsts": Supported(),
+        "scheme.request": Deviates("the CDN cannot see the viewer's scheme: --viewer-scheme stands for it (redirect target, origin port)"),
+        "scheme.http": Supported(), "scheme.https": Supported(),
+        "endpoint_type.public": Supported(),
+        "endpoint_type.internal": Refused(
+            "Alibaba CDN fetches from a bucket's public endpoint, not its internal one: set endpoint_type: public"
+        ),
+        "endpoint_type.accelerate": Supported(), "endpoint_type.accelerate_overseas": Supported(),
+        "endpoint": _CUSTOM, "endpoint.path": _CUSTOM, "endpoint.port": _CUSTOM, "endpoint.ip": _CUSTOM,
+        "icp": Supported(),
+        "wildcard": Deviates("a wildcard CDN domain covers one label below its suffix, not any depth"),
+        "zone_apex": Refused(APEX_REFUSAL),
+    }  # fmt: skip
 
 
 # --- what the CDN does for a binding --------------------------------------------------------------
 
 
-def functions(binding: Binding, args: argparse.Namespace) -> list[Function]:
+def functions(binding: Binding, options: Options) -> list[Function]:
     """The CDN domain functions that make Alibaba CDN answer as the middleware does for ``binding``."""
     out: list[Function] = []
     if binding.https_force:
@@ -151,7 +145,7 @@ def functions(binding: Binding, args: argparse.Namespace) -> list[Function]:
     if binding.hsts:
         out.append(Function("hsts", "HSTS", (("enabled", "on"), ("https_hsts_max_age", str(binding.hsts)))))
     if binding.mode == "redirect":
-        out.extend(_redirect(binding, viewer_scheme(binding, args)))
+        out.extend(_redirect(binding, viewer_scheme(binding, options.viewer_scheme)))
     else:
         out.extend(_origin_rules(binding))
     return out
@@ -195,20 +189,20 @@ def cdn_domain(binding: Binding) -> str:
     return f".{binding.name}" if binding.is_wildcard else binding.domain
 
 
-def _scope(binding: Binding, args: argparse.Namespace) -> str:
-    if args.aliyun_scope != "auto":
-        return args.aliyun_scope
+def _scope(binding: Binding, options: Options) -> str:
+    if options.aliyun_scope != "auto":
+        return options.aliyun_scope
     return "global" if binding.icp else "overseas"
 
 
-def _port(binding: Binding, args: argparse.Namespace) -> int:
-    return 443 if viewer_scheme(binding, args) == "https" else 80
+def _port(binding: Binding, options: Options) -> int:
+    return 443 if viewer_scheme(binding, options.viewer_scheme) == "https" else 80
 
 
-def _header(args: argparse.Namespace, what: str) -> Markup:
+def _header(options: Options, what: str) -> Markup:
     return Markup(
-        f"Generated by generate-cdn --target aliyun --format {args.format} from a bindings file: change the "
-        f"bindings and regenerate rather than editing. {what} {viewer_scheme_note(args)} Not managed here: HTTPS "
+        f"Generated by generate-cdn --target aliyun --format {options.format} from a bindings file: change the "
+        f"bindings and regenerate rather than editing. {what} {viewer_scheme_note(options.viewer_scheme)} Not managed here: HTTPS "
         "certificates (https_force and HSTS need one on the CDN domain) and the CDN's own domain ownership "
         "check. Unlike the middleware, a wildcard CDN domain covers one label below its suffix, not any "
         "depth, and methods other than GET, HEAD and OPTIONS reach OSS instead of getting 405."
@@ -223,7 +217,7 @@ def _ref(kind: str, name: str, attribute: str) -> Markup:
     return Markup(f"${{{kind}.{name}.{attribute}}}")
 
 
-def _terraform(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
+def _terraform(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     resources: dict[str, dict[str, Any]] = {
         kind: {} for kind in ("alicloud_oss_bucket_cname_token", "alicloud_alidns_record", "alicloud_oss_bucket_cname",
                               "alicloud_cdn_domain_new", "alicloud_cdn_domain_config")
@@ -236,19 +230,19 @@ def _terraform(bindings: BindingSet, kept: list[Binding], args: argparse.Namespa
             region = str(binding.region)
             alias = regions.setdefault(region, "oss_" + region.replace("-", "_"))
             _oss_binding(resources, binding, name, zone, f"alicloud.{alias}")
-        _cdn(resources, binding, name, args)
+        _cdn(resources, binding, name, options)
         resources["alicloud_alidns_record"][name] = {
             "domain_name": zone, "rr": relative_name(binding.domain, zone), "type": "CNAME",
             "value": _ref("alicloud_cdn_domain_new", name, "cname"), "ttl": TTL,
         }  # fmt: skip
     document: dict[str, Any] = {
-        "//": _header(args, "Per binding: the OSS domain binding (none for a wildcard: OSS binds none), an Alibaba CDN domain with the bucket as its oss origin, its rules, and the DNS records."),
+        "//": _header(options, "Per binding: the OSS domain binding (none for a wildcard: OSS binds none), an Alibaba CDN domain with the bucket as its oss origin, its rules, and the DNS records."),
         "terraform": {"required_providers": {"alicloud": {"source": "aliyun/alicloud", "version": PROVIDER_VERSION}}},
     }
     if regions:
         document["provider"] = {"alicloud": [{"alias": alias, "region": region} for region, alias in regions.items()]}
     document["resource"] = {kind: named for kind, named in resources.items() if named}
-    return base.environment().get_template("aliyun.j2").render(document=document)
+    return base.dump_json(document, 2) + "\n"
 
 
 def _oss_binding(resources: dict[str, dict[str, Any]], binding: Binding, name: str, zone: str, provider: str) -> None:
@@ -266,12 +260,12 @@ def _oss_binding(resources: dict[str, dict[str, Any]], binding: Binding, name: s
     }  # fmt: skip
 
 
-def _cdn(resources: dict[str, dict[str, Any]], binding: Binding, name: str, args: argparse.Namespace) -> None:
+def _cdn(resources: dict[str, dict[str, Any]], binding: Binding, name: str, options: Options) -> None:
     resources["alicloud_cdn_domain_new"][name] = {
-        "domain_name": cdn_domain(binding), "cdn_type": args.aliyun_cdn_type, "scope": _scope(binding, args),
-        "sources": [{"type": "oss", "content": binding.bucket_host, "port": _port(binding, args), "priority": 20, "weight": 10}],
+        "domain_name": cdn_domain(binding), "cdn_type": options.aliyun_cdn_type, "scope": _scope(binding, options),
+        "sources": [{"type": "oss", "content": binding.bucket_host, "port": _port(binding, options), "priority": 20, "weight": 10}],
     }  # fmt: skip
-    for function in functions(binding, args):
+    for function in functions(binding, options):
         resources["alicloud_cdn_domain_config"][f"{name}__{function.label}"] = {
             "domain_name": _ref("alicloud_cdn_domain_new", name, "domain_name"),
             "function_name": function.name,
@@ -282,20 +276,20 @@ def _cdn(resources: dict[str, dict[str, Any]], binding: Binding, name: str, args
 # --- API parameters ------------------------------------------------------------------------------
 
 
-def _api(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
+def _api(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     groups: dict[str, tuple[list[dict[str, Any]], list[str]]] = {}
     for binding in kept:
         listed = [
             {"functionArgs": [{"argName": key, "argValue": value} for key, value in f.args], "functionName": f.name}
-            for f in functions(binding, args)
+            for f in functions(binding, options)
         ]
         groups.setdefault(json.dumps(listed), (listed, []))[1].append(cdn_domain(binding))
     document = {
-        "//": _header(args, "AddCdnDomain adds one domain per call (pass Sources as a JSON string, e.g. with jq -c); each BatchSetCdnDomainConfig entry sets the same Functions (a JSON string too) on at most 50 comma-separated DomainNames. An account holds 50 CDN domains unless its quota is raised. OSS domain bindings and DNS records are in --format terraform."),
+        "//": _header(options, "AddCdnDomain adds one domain per call (pass Sources as a JSON string, e.g. with jq -c); each BatchSetCdnDomainConfig entry sets the same Functions (a JSON string too) on at most 50 comma-separated DomainNames. An account holds 50 CDN domains unless its quota is raised. OSS domain bindings and DNS records are in --format terraform."),
         "AddCdnDomain": [
             {
-                "DomainName": cdn_domain(b), "CdnType": args.aliyun_cdn_type, "Scope": _scope(b, args),
-                "Sources": [{"content": b.bucket_host, "type": "oss", "priority": "20", "port": _port(b, args), "weight": "10"}],
+                "DomainName": cdn_domain(b), "CdnType": options.aliyun_cdn_type, "Scope": _scope(b, options),
+                "Sources": [{"content": b.bucket_host, "type": "oss", "priority": "20", "port": _port(b, options), "weight": "10"}],
             }
             for b in kept
         ],
@@ -306,4 +300,11 @@ def _api(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) ->
             for start in range(0, len(domains), API_BATCH)
         ],
     }  # fmt: skip
-    return base.environment().get_template("aliyun.j2").render(document=document)
+    return base.dump_json(document, 2) + "\n"
+
+
+def _render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
+    return _terraform(bindings, kept, options) if options.format == "terraform" else _api(bindings, kept, options)
+
+
+TARGET = base.Target("aliyun", FORMATS, Options, declare, _render)

@@ -1,14 +1,21 @@
-"""What every generator shares: the command line, refusals, the guarded Jinja environment, output.
+"""The target protocol every generator follows, and what they share: refusals by feature, the guarded
+Jinja environment, the command line, output.
 
-A target module supplies two functions and nothing else about I/O. Both get the loaded
-:class:`BindingSet`, the file being read once: what a binding needs can depend on the whole file
-(its DNS zone, on the file's ``zones``).
+A target is one :class:`Target` value in :mod:`osscname.generators.registry` and one module:
 
-* ``refusal(bindings, binding, args) -> str | None``: why this target cannot do what the middleware
-  does for that binding (the message says what to change), or ``None``;
-* ``render(bindings, kept, args) -> str | dict[str, str]``: the artifact for the bindings it keeps
-  (a ``dict`` is one file per key, written into the ``-o`` folder). It raises :class:`RenderError`
-  when the artifact cannot be made (a value that could escape it, a size over a quota).
+* ``options``: a frozen dataclass of everything the target's rendering depends on (the CLI turns its
+  ``argparse.Namespace`` into one at the boundary, :func:`options_from`; nothing below the CLI sees a
+  namespace);
+* ``declare(options) -> {feature: Supported | Deviates | Refused}``: what the target does with every
+  feature of :mod:`osscname.features` (a test requires every feature classified, for every target);
+* ``render(bindings, kept, options) -> str | dict[str, str]``: the artifact for the bindings it keeps
+  (a ``dict`` is one file per key, written into the ``-o`` folder). It raises :class:`RenderError` when the
+  artifact cannot be made (a value that could escape it, a size over a quota).
+
+Which bindings a target keeps is decided here, the same way for every target (:func:`refusal`): the
+features a binding uses (:func:`osscname.features.binding_features`; computed once per shared route)
+against the target's declarations. A binding that uses a feature the target refuses, or never classified,
+is refused by name with the declaration's sentence.
 
 :func:`run` does the rest the same way for every target: load (``FILE:LINE:COL`` problems, exit 2),
 refuse by name (exit 2, or ``--skip-unsupported`` to generate the rest and list what was left out),
@@ -17,8 +24,8 @@ temporary file in the same folder, then rename, so a failure leaves the old file
 ``--check`` (exit 1 with a short diff when the file has drifted).
 
 Templates only lay out text. The environment's ``finalize`` refuses any value carrying a character of
-:data:`osscname.model.UNSAFE`, so even a value that bypassed the loader cannot inject a directive; the
-``json`` filter checks every string of a structure the same way before encoding it.
+:data:`osscname.model.UNSAFE`, so even a value that bypassed the loader cannot inject a directive; JSON
+artifacts are built as data and encoded by :func:`dump_json`, which checks every string the same way.
 """
 
 from __future__ import annotations
@@ -31,30 +38,58 @@ import os
 import sys
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence, Union
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, Union
 
 import jinja2
 from markupsafe import Markup
 
+from osscname.features import Declaration, Supported, binding_features, refusals, route_features
 from osscname.hosts import parse_upstream_address
 from osscname.loader import BindingError, load_bindings
-from osscname.model import UNSAFE, Binding, BindingSet
+from osscname.model import UNSAFE, Binding, BindingSet, Route
 
-__all__ = ["Target", "RenderError", "UnsafeValue", "environment", "make_parser", "run", "guard", "parse_upstream"]
+__all__ = ["Target", "RenderError", "UnsafeValue", "environment", "make_parser", "run", "guard", "parse_upstream",
+           "options_from", "refusal", "dump_json", "check_tree"]  # fmt: skip
 
 Output = Union[str, dict[str, str]]
+T = TypeVar("T")
 EXIT_OK, EXIT_DRIFT, EXIT_ERROR = 0, 1, 2
 
 
 @dataclass(frozen=True)
 class Target:
-    """One artifact: which bindings it refuses, and how it lays out the rest."""
+    """One generator target: its name, its formats, its options, what it declares, how it renders."""
 
-    refusal: Callable[[BindingSet, Binding, argparse.Namespace], str | None]
-    render: Callable[[BindingSet, list[Binding], argparse.Namespace], Output]
+    name: str  #: as the README and refusals name it (``nginx``, ``aliyun``, ``cloudfront``, ...)
+    formats: tuple[str, ...]  #: the artifacts it writes (``options.format``); the first is the default
+    options: type  #: a frozen dataclass; ``options_from`` fills it from the command line
+    declare: Callable[[Any], Mapping[str, Declaration]]
+    render: Callable[[BindingSet, list[Binding], Any], Output]
+
+
+def options_from(namespace: argparse.Namespace, cls: type[T]) -> T:
+    """The CLI boundary: a target's options dataclass from the parsed command line, field by field."""
+    return cls(**{f.name: getattr(namespace, f.name) for f in fields(cls)})  # type: ignore[arg-type]
+
+
+def refusal(target: Target, declarations: Mapping[str, Declaration], bindings: BindingSet, binding: Binding,
+            memo: dict[Route, frozenset[str]] | None = None) -> str | None:  # fmt: skip
+    """Why ``target`` refuses ``binding`` (every reason, joined), or ``None``.
+
+    ``zone_apex`` needs the binding's DNS zone, which can mean a Public Suffix List look-up: it is worked
+    out only when the target does not simply support it. ``memo`` keeps each shared route's features."""
+    route = memo.get(binding.route) if memo is not None else None
+    if route is None:
+        route = route_features(binding.route)
+        if memo is not None:
+            memo[binding.route] = route
+    zone = None if isinstance(declarations.get("zone_apex"), Supported) else bindings.zone_of(binding)
+    features = binding_features(binding, zone, route)
+    reasons = refusals(target.name, declarations, binding, features)
+    return "; ".join(reasons) or None
 
 
 class RenderError(ValueError):
@@ -84,22 +119,30 @@ def guard(value: Any) -> Any:
     raise UnsafeValue(f"refusing to write {value!r}: it contains {bad.group()!r}")
 
 
-def _check_tree(value: Any) -> None:
+def check_tree(value: Any) -> None:
+    """:func:`guard` every string of a JSON-ready structure (keys too); refuse anything JSON cannot hold."""
     if isinstance(value, str):
         guard(value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_tree(key)
-            _check_tree(item)
+            check_tree(key)
+            check_tree(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            _check_tree(item)
+            check_tree(item)
+    elif not (value is None or isinstance(value, (bool, int))):
+        raise UnsafeValue(f"refusing to write a {type(value).__name__} into JSON: decide its text in Python")
+
+
+def dump_json(value: Any, indent: int | None = None) -> str:
+    """A JSON artifact: the structure, every string guarded, encoded (also a valid JavaScript literal)."""
+    check_tree(value)
+    return json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=False)
 
 
 def _json_filter(value: Any, indent: int | None = None) -> Markup:
-    """Encode a structure as JSON (also a valid JavaScript literal) after guarding every string."""
-    _check_tree(value)
-    return Markup(json.dumps(value, indent=indent, ensure_ascii=False, sort_keys=False))
+    """Jinja's ``json`` filter: :func:`dump_json` for a structure laid out inside a text template."""
+    return Markup(dump_json(value, indent))
 
 
 def environment() -> jinja2.Environment:
@@ -163,25 +206,30 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def run(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespace], Target], argv: Sequence[str] | None = None) -> int:
-    """Parse, load, refuse, render, emit. Returns the exit status (0 ok, 1 drift, 2 error)."""
+def run(parser: argparse.ArgumentParser, choose: Callable[[argparse.Namespace], tuple[Target, Any]], argv: Sequence[str] | None = None) -> int:
+    """Parse, load, refuse, render, emit. Returns the exit status (0 ok, 1 drift, 2 error).
+
+    ``choose`` is the CLI's: it checks the options that only make sense together and returns the target
+    with its options dataclass (:func:`options_from`)."""
     args = parser.parse_args(argv)
+    target, options = choose(args)
     with _collector_paused():  # around the call, so that _generate's bindings are freed first
-        return _generate(parser, plan, args)
+        return _generate(parser.prog, target, options, args)
 
 
-def _generate(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespace], Target], args: argparse.Namespace) -> int:
+def _generate(prog: str, target: Target, options: Any, args: argparse.Namespace) -> int:
     """:func:`run` after parsing; the bindings file is read here, once, and freed on return."""
     try:
         bindings = load_bindings(Path(args.file))
     except BindingError as error:
         print(error, file=sys.stderr)
         return EXIT_ERROR
-    target = plan(args)
+    declarations = target.declare(options)
     kept: list[Binding] = []
     refused: list[str] = []
+    memo: dict[Route, frozenset[str]] = {}
     for binding in bindings:
-        reason = target.refusal(bindings, binding, args)
+        reason = refusal(target, declarations, bindings, binding, memo)
         if reason is None:
             kept.append(binding)
         else:
@@ -189,23 +237,23 @@ def _generate(parser: argparse.ArgumentParser, plan: Callable[[argparse.Namespac
     if refused:
         if not args.skip_unsupported:
             for line in refused:
-                print(f"{parser.prog}: error: {line}", file=sys.stderr)
-            print(f"{parser.prog}: {len(refused)} binding(s) cannot be expressed; change them, or pass --skip-unsupported to generate the rest", file=sys.stderr)
+                print(f"{prog}: error: {line}", file=sys.stderr)
+            print(f"{prog}: {len(refused)} binding(s) cannot be expressed; change them, or pass --skip-unsupported to generate the rest", file=sys.stderr)
             return EXIT_ERROR
         for line in refused:
-            print(f"{parser.prog}: skipped {line}", file=sys.stderr)
+            print(f"{prog}: skipped {line}", file=sys.stderr)
     try:
-        output = target.render(bindings, kept, args)
+        output = target.render(bindings, kept, options)
     except (RenderError, jinja2.TemplateError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     if args.check:
-        return _check(parser.prog, args.check, output)
+        return _check(prog, args.check, output)
     if args.output:
         try:
             _write(args.output, output)
         except OSError as error:
-            print(f"{parser.prog}: error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
+            print(f"{prog}: error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
             return EXIT_ERROR
         return EXIT_OK
     sys.stdout.write(output if isinstance(output, str) else "".join(output[name] for name in sorted(output)))

@@ -16,13 +16,15 @@ phase. They cannot proxy and cannot add a header, so rewrite bindings and ``hsts
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from typing import Any
 
-from osscname.generators import base
-from osscname.hosts import is_ip_address, split_host_port
+from osscname.features import Declaration, Refused, Supported
 from osscname.model import Binding, BindingSet
 
-__all__ = ["FORMATS", "add_arguments", "plan", "refusal", "render"]
+from . import base
+
+__all__ = ["FORMATS", "Options", "TARGET", "add_arguments", "declare", "render"]
 
 #: ``worker``: the Worker module; ``redirect-rules``: one ruleset JSON file per DNS zone.
 FORMATS = ("worker", "redirect-rules")
@@ -33,41 +35,52 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Nothing of its own: the Worker sees the viewer's scheme, and the format is ``--format``."""
 
 
-def plan(args: argparse.Namespace) -> base.Target:
-    return base.Target(refusal=refusal, render=render)
+@dataclass(frozen=True)
+class Options:
+    format: str = FORMATS[0]
 
 
-def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
-    reasons = _rules_reasons(binding) if args.format == "redirect-rules" else _worker_reasons(binding)
-    return "; ".join(reasons) or None
+_UPSTREAM_HOST = Refused(
+    "upstream_host: domain needs the viewer's Host sent upstream, but a Worker's fetch sends the Host of its "
+    "URL (the bucket's): set upstream_host: bucket"
+)
+_RULES_ONLY_REDIRECT = Refused("Redirect Rules only redirect; a rewrite binding needs the Worker (--format worker)")
 
 
-def _worker_reasons(binding: Binding) -> list[str]:
-    if binding.mode != "rewrite":
-        return []
-    reasons = []
-    if binding.upstream_host == "domain":
-        reasons.append("upstream_host: domain needs the viewer's Host sent upstream, but a Worker's fetch sends the Host of its URL (the bucket's): set upstream_host: bucket")
-    host, port = split_host_port(binding.bucket_host)
-    if is_ip_address(host):
-        reasons.append(f"the origin {host} is an IP address, which a Worker cannot fetch: give the endpoint a DNS name")
-    if port and binding.scheme == "https":
-        reasons.append(f"the origin {binding.bucket_host} has a port, which a Worker's fetch ignores over https")
-    return reasons
+def _rewrite(binding: Binding) -> bool:
+    return binding.mode == "rewrite"
 
 
-def _rules_reasons(binding: Binding) -> list[str]:
-    reasons = []
-    if binding.mode == "rewrite":
-        reasons.append("Redirect Rules only redirect; a rewrite binding needs the Worker (--format worker)")
-    if binding.hsts:
-        reasons.append("hsts needs a Strict-Transport-Security header, which a redirect rule cannot add: use --format worker, or the zone's HSTS setting and remove hsts")
-    return reasons
+def declare(options: Options) -> dict[str, Declaration]:
+    if options.format == "worker":
+        return {
+            **{name: Supported() for name in _EVERYWHERE},
+            "upstream_host.domain": _UPSTREAM_HOST,
+            "endpoint.ip": Refused("the origin {origin_host} is an IP address, which a Worker cannot fetch: give the endpoint a DNS name", when=_rewrite),
+            "endpoint.port": Refused("the origin {bucket_host} has a port, which a Worker's fetch ignores over https",
+                                     when=lambda b: _rewrite(b) and b.scheme == "https"),
+        }  # fmt: skip
+    return {
+        **{name: Supported() for name in _EVERYWHERE},
+        "rewrite": _RULES_ONLY_REDIRECT, "subdir.redirect": _RULES_ONLY_REDIRECT, "subdir.serve": _RULES_ONLY_REDIRECT,
+        "subdir.not_found": _RULES_ONLY_REDIRECT, "error_document": _RULES_ONLY_REDIRECT,
+        "upstream_host.domain": _RULES_ONLY_REDIRECT,
+        "https.hsts": Refused("hsts needs a Strict-Transport-Security header, which a redirect rule cannot add: use --format worker, or the zone's HSTS setting and remove hsts"),
+        "endpoint.ip": Supported(), "endpoint.port": Supported(),
+    }  # fmt: skip
 
 
-def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str | dict[str, str]:
+#: Features both formats support as the middleware does (each format adds its own rows).
+_EVERYWHERE = ("redirect.301", "redirect.302", "redirect.307", "redirect.308", "rewrite", "prefix", "index",
+               "subdir.redirect", "subdir.serve", "subdir.not_found", "error_document", "https.force", "https.hsts",
+               "scheme.request", "scheme.http", "scheme.https", "endpoint_type.public", "endpoint_type.internal",
+               "endpoint_type.accelerate", "endpoint_type.accelerate_overseas", "endpoint", "endpoint.path", "icp",
+               "wildcard", "zone_apex")  # fmt: skip
+
+
+def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str | dict[str, str]:
     template = base.environment().get_template(TEMPLATE)
-    if args.format == "worker":
+    if options.format == "worker":
         return template.render(artifact="worker", table={b.domain: entry(b) for b in kept}, count=len(kept))
     zones: dict[str, list[Binding]] = {}
     for binding in kept:
@@ -124,3 +137,6 @@ def _schemes(binding: Binding) -> list[tuple[bool | None, str]]:
     if binding.https_force:
         return [(True, "https")]
     return [(True, "https"), (False, "http")]
+
+
+TARGET = base.Target("cloudflare", FORMATS, Options, declare, render)

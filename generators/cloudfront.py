@@ -26,15 +26,19 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
 
-from osscname.generators import base, cdn
-from osscname.hosts import is_ip_address, split_host_port
+from osscname.features import Declaration, Deviates, Refused, Supported
+from osscname.hosts import split_host_port
 from osscname.model import Binding, BindingSet
 
-__all__ = ["FORMATS", "add_arguments", "plan", "refusal", "render"]
+from . import base
+from .common import viewer_scheme, viewer_scheme_note
+
+__all__ = ["FORMATS", "Options", "TARGET", "add_arguments", "declare", "render"]
 
 #: ``function``: the CloudFront Function; ``kvs``: the KeyValueStore import file it reads when the
 #: bindings table does not fit in the function.
@@ -56,49 +60,71 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def plan(args: argparse.Namespace) -> base.Target:
-    return base.Target(refusal=refusal, render=render)
+@dataclass(frozen=True)
+class Options:
+    format: str = FORMATS[0]
+    viewer_scheme: str = "https"
+    cloudfront_table: str = "auto"
 
 
-def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
-    """Why a viewer-request function cannot do what the middleware does for ``binding`` (every reason)."""
-    https_viewer = args.viewer_scheme == "https"
-    reasons = _rewrite_reasons(binding, https_viewer) if binding.mode == "rewrite" else []
-    if binding.https_force and not https_viewer:
-        reasons.insert(0, "https.force needs the viewer's scheme, which a viewer-request function cannot see: "
-                          "generate with --viewer-scheme https and set the viewer protocol policy to redirect-to-https "
-                          "(it answers plain http with the same 301)")  # fmt: skip
-    return "; ".join(reasons) or None
+def _rewrite(binding: Binding) -> bool:
+    return binding.mode == "rewrite"
 
 
-def _rewrite_reasons(binding: Binding, https_viewer: bool) -> list[str]:
-    reasons = []
-    if binding.upstream_host == "domain":
-        reasons.append("upstream_host: domain needs the viewer's Host sent upstream; CloudFront sends the origin's domain name (Host is read-only in a viewer-request function): set upstream_host: bucket")
-    if binding.error_document:
-        reasons.append("error_document needs the origin's 404, which a viewer-request function never sees: remove error_document")
-    if binding.index and binding.subdir != "not_found":
-        reasons.append(f"subdir: {binding.subdir} needs to know whether a folder URL's object is missing and its {binding.index} exists, which only the origin's answer tells: set subdir: not_found or remove index")
-    if https_viewer and binding.hsts:
-        reasons.append("hsts needs a Strict-Transport-Security header on the origin's answer, which a viewer-request function cannot add: remove hsts and use a response headers policy")
-    host, port = split_host_port(binding.bucket_host)
-    if port:
-        reasons.append(f"the origin {binding.bucket_host} has a port: cf.updateRequestOrigin takes a domain name without one, so the Host it sends cannot be {binding.bucket_host}")
-    elif is_ip_address(host):
-        reasons.append(f"the origin {host} is an IP address: cf.updateRequestOrigin needs a domain name")
-    return reasons
+_SUBDIR = Refused(
+    "subdir: {subdir} needs to know whether a folder URL's object is missing and its {index} exists, which only "
+    "the origin's answer tells: set subdir: not_found or remove index"
+)
+_PORT = Refused(
+    "the origin {bucket_host} has a port: cf.updateRequestOrigin takes a domain name without one, so the Host it "
+    "sends cannot be {bucket_host}", when=_rewrite,
+)  # fmt: skip
 
 
-def entry(binding: Binding, args: argparse.Namespace) -> dict[str, Any]:
+def declare(options: Options) -> dict[str, Declaration]:
+    """A viewer-request function runs before the origin answers and cannot see the viewer's scheme."""
+    https_viewer = options.viewer_scheme == "https"
+    return {
+        "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
+        "rewrite": Supported(), "prefix": Supported(), "index": Supported(),
+        "subdir.redirect": _SUBDIR, "subdir.serve": _SUBDIR, "subdir.not_found": Supported(),
+        "error_document": Refused("error_document needs the origin's 404, which a viewer-request function never sees: remove error_document"),
+        "upstream_host.domain": Refused(
+            "upstream_host: domain needs the viewer's Host sent upstream; CloudFront sends the origin's domain name "
+            "(Host is read-only in a viewer-request function): set upstream_host: bucket"
+        ),
+        "https.force": Supported() if https_viewer else Refused(
+            "https.force needs the viewer's scheme, which a viewer-request function cannot see: generate with "
+            "--viewer-scheme https and set the viewer protocol policy to redirect-to-https (it answers plain http "
+            "with the same 301)"
+        ),
+        "https.hsts": Refused(
+            "hsts needs a Strict-Transport-Security header on the origin's answer, which a viewer-request function "
+            "cannot add: remove hsts and use a response headers policy", when=_rewrite,
+        ) if https_viewer else Supported(),
+        "scheme.request": Deviates("the function cannot see the viewer's scheme: --viewer-scheme stands for it"),
+        "scheme.http": Supported(), "scheme.https": Supported(),
+        "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
+        "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
+        "endpoint.port": _PORT,
+        "endpoint.ip": Refused("the origin {origin_host} is an IP address: cf.updateRequestOrigin needs a domain name",
+                               when=lambda b: _rewrite(b) and not split_host_port(b.bucket_host)[1]),  # with a port: _PORT says it
+        "icp": Supported(),
+        "wildcard": Deviates("a wildcard alternate domain name covers one label: deeper names never reach the function"),
+        "zone_apex": Supported(),
+    }  # fmt: skip
+
+
+def entry(binding: Binding, options: Options) -> dict[str, Any]:
     """The table entry the function reads for one binding (JSON; the KeyValueStore value too).
 
     ``hsts`` goes on the function's own redirects when viewers use https; a rewrite binding with
     hsts is refused then, and without https there is no https answer to add it to.
     """
-    scheme = cdn.viewer_scheme(binding, args)
+    scheme = viewer_scheme(binding, options.viewer_scheme)
     if binding.mode == "redirect":
         item: dict[str, Any] = {"mode": "redirect", "status": binding.status, "url": binding.route.origin(scheme) + binding.route.root}
-        if args.viewer_scheme == "https" and binding.hsts:
+        if options.viewer_scheme == "https" and binding.hsts:
             item["hsts"] = binding.hsts
     else:
         item = {"mode": "rewrite", "origin": binding.bucket_host, "scheme": scheme, "path": binding.route.root}
@@ -107,27 +133,27 @@ def entry(binding: Binding, args: argparse.Namespace) -> dict[str, Any]:
     return item
 
 
-def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
-    table = {binding.domain: entry(binding, args) for binding in kept}
-    if args.format == "kvs":
+def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
+    table = {binding.domain: entry(binding, options) for binding in kept}
+    if options.format == "kvs":
         return _store(table)
-    if args.cloudfront_table == "kvs":
-        return _function(table, args, inline=False)
-    text = _function(table, args, inline=True)
+    if options.cloudfront_table == "kvs":
+        return _function(table, options, inline=False)
+    text = _function(table, options, inline=True)
     size = len(text.encode())
     if size <= FUNCTION_LIMIT:
         return text
-    if args.cloudfront_table == "inline":
+    if options.cloudfront_table == "inline":
         raise base.RenderError(f"the function would be {size} bytes with {len(table)} bindings inline; CloudFront allows {FUNCTION_LIMIT}: use --cloudfront-table kvs (or auto)")
     _store(table)  # the same quotas hold for the store the function now depends on
-    return _function(table, args, inline=False)
+    return _function(table, options, inline=False)
 
 
-def _function(table: dict[str, dict[str, Any]], args: argparse.Namespace, inline: bool) -> str:
+def _function(table: dict[str, dict[str, Any]], options: Options, inline: bool) -> str:
     template = base.environment().get_template(TEMPLATE)
     return template.render(
-        artifact="function", table=table if inline else None, count=len(table), viewer_scheme=args.viewer_scheme,
-        viewer_scheme_note=Markup(cdn.viewer_scheme_note(args)),  # fixed text around a --viewer-scheme choice
+        artifact="function", table=table if inline else None, count=len(table), viewer_scheme=options.viewer_scheme,
+        viewer_scheme_note=Markup(viewer_scheme_note(options.viewer_scheme)),  # fixed text around a --viewer-scheme choice
         function_limit=FUNCTION_LIMIT, store_limit=STORE_LIMIT, key_limit=KEY_LIMIT, value_limit=VALUE_LIMIT,
     )  # fmt: skip
 
@@ -142,3 +168,6 @@ def _store(table: dict[str, dict[str, Any]]) -> str:
         if len(item["key"]) > KEY_LIMIT or len(item["value"]) > VALUE_LIMIT:
             raise base.RenderError(f"{item['key']}: a KeyValueStore key holds at most {KEY_LIMIT} characters and a value {VALUE_LIMIT}; this value has {len(item['value'])}")
     return text
+
+
+TARGET = base.Target("cloudfront", FORMATS, Options, declare, render)

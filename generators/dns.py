@@ -31,17 +31,19 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Sequence
 
 from markupsafe import Markup
 
+from osscname.features import Declaration, Deviates, Refused, Supported
 from osscname.hosts import DomainError, parse_domain
 from osscname.model import Binding, BindingSet
 
 from . import base
-from .cdn import resource_name
+from .common import APEX_REFUSAL, relative_name, resource_name
 
-__all__ = ["FORMATS", "refusal", "apex_refusal", "main"]
+__all__ = ["FORMATS", "Options", "TARGET", "declare", "main"]
 
 FORMATS = ("bind", "aliyun")
 DEFAULT_TTL = 600
@@ -54,22 +56,6 @@ class Record(NamedTuple):
     target: str  #: the CNAME target, without trailing dot
 
 
-def apex_refusal(binding: Binding, zone: str) -> str | None:
-    """Why a binding at its zone's apex gets no CNAME, or ``None``."""
-    if binding.domain != zone:
-        return None
-    return (
-        f"{binding.domain} is the apex of zone {zone}, and a zone apex cannot be a CNAME (it would sit beside "
-        f"the zone's SOA and NS records): bind a name below it, such as www.{zone}, or use your DNS "
-        f"provider's ALIAS / CNAME-flattening record by hand"
-    )
-
-
-def relative_name(name: str, zone: str) -> str:
-    """The record name relative to its zone (``img`` for ``img.abc.com`` in ``abc.com``; ``@`` at the apex)."""
-    return "@" if name == zone else name[: -len(zone) - 1]
-
-
 def absolute(name: str) -> str:
     """A fully qualified name with its trailing dot, refused unless it is a plain host name."""
     text = f"{name}."
@@ -78,62 +64,95 @@ def absolute(name: str) -> str:
     return text
 
 
-def refusal(bindings: BindingSet, binding: Binding, _: argparse.Namespace) -> str | None:
-    """Why no CNAME can stand for ``binding``, or ``None``; its zone is the loaded ``bindings``' to say."""
-    if binding.endpoint_type == "custom":
-        return (
-            f"endpoint {binding.bucket_host}{binding.base_path} is not an OSS bucket host, and a CNAME "
-            f"cannot point at a port or a path: point the name at the server that answers for it"
-        )
-    if binding.is_wildcard:
-        return (
+@dataclass(frozen=True)
+class Options:
+    format: str = FORMATS[0]
+    via_cdn: bool = False
+    cdn_cname_suffix: str | None = None
+    ttl: int = DEFAULT_TTL
+
+
+#: What a CNAME cannot do: it decides where a name is answered, not how.
+_ANSWERED_THERE = Deviates(
+    "a CNAME decides where the name is answered, not how: this is done by what the record points at (OSS "
+    "itself, once the domain is bound to the bucket, or the CDN with --via-cdn), configured by "
+    "generate-cdn --target aliyun"
+)
+_CUSTOM = Refused(
+    "endpoint {bucket_host}{base_path} is not an OSS bucket host, and a CNAME cannot point at a port or a "
+    "path: point the name at the server that answers for it"
+)
+
+
+def declare(options: Options) -> dict[str, Declaration]:
+    """A record names the bucket host (or the CDN): what the binding does happens there."""
+    return {
+        "redirect.301": _ANSWERED_THERE, "redirect.302": _ANSWERED_THERE, "redirect.307": _ANSWERED_THERE,
+        "redirect.308": _ANSWERED_THERE, "rewrite": _ANSWERED_THERE, "prefix": _ANSWERED_THERE,
+        "index": _ANSWERED_THERE, "subdir.redirect": _ANSWERED_THERE, "subdir.serve": _ANSWERED_THERE,
+        "subdir.not_found": _ANSWERED_THERE, "error_document": _ANSWERED_THERE,
+        "upstream_host.domain": _ANSWERED_THERE, "https.force": _ANSWERED_THERE, "https.hsts": _ANSWERED_THERE,
+        "scheme.request": Supported(), "scheme.http": _ANSWERED_THERE, "scheme.https": _ANSWERED_THERE,
+        "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(),
+        "endpoint_type.accelerate": Supported(), "endpoint_type.accelerate_overseas": Supported(),
+        "endpoint": _CUSTOM, "endpoint.path": _CUSTOM, "endpoint.port": _CUSTOM, "endpoint.ip": _CUSTOM,
+        "icp": Supported(),
+        "wildcard": Refused(
             "OSS binds no wildcard domain, so the name can only point at a CDN, and the CNAME Alibaba CDN "
             "assigns to a wildcard domain is not derived from its name: generate-cdn --target aliyun "
             "writes this record from the CDN domain's cname"
-        )
-    return apex_refusal(binding, bindings.zone_of(binding))
+        ),
+        "zone_apex": Refused(APEX_REFUSAL),
+    }  # fmt: skip
 
 
-def _records(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> list[Record]:
-    suffix = args.cdn_cname_suffix if args.via_cdn else None
+def _records(bindings: BindingSet, kept: list[Binding], options: Options) -> list[Record]:
+    suffix = options.cdn_cname_suffix if options.via_cdn else None
     return [
         Record(bindings.zone_of(b), b.domain, f"{b.domain}.{suffix}" if suffix else b.bucket_host)
         for b in kept
     ]
 
 
-def _bind(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> dict[str, str]:
+def _bind(bindings: BindingSet, kept: list[Binding], options: Options) -> dict[str, str]:
     by_zone: dict[str, list[tuple[str, str]]] = {}
-    for record in _records(bindings, kept, args):
+    for record in _records(bindings, kept, options):
         by_zone.setdefault(record.zone, []).append((absolute(record.name), absolute(record.target)))
     template = base.environment().get_template("dns_bind.j2")
     return {
-        f"{zone}.zone": template.render(origin=absolute(zone), zone=zone, records=records, ttl=args.ttl, via_cdn=args.via_cdn)
+        f"{zone}.zone": template.render(origin=absolute(zone), zone=zone, records=records, ttl=options.ttl, via_cdn=options.via_cdn)
         for zone, records in by_zone.items()
     }
 
 
-def _alidns(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
+def _alidns(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     resources: dict[str, dict[str, Any]] = {}
-    for record in _records(bindings, kept, args):
+    for record in _records(bindings, kept, options):
         resources[resource_name(record.name)] = {
             "domain_name": record.zone,
             "rr": relative_name(record.name, record.zone),
             "type": "CNAME",
             "value": record.target,
-            "ttl": args.ttl,
+            "ttl": options.ttl,
         }
     document = {
         "//": Markup(
             "Generated by generate-dns --format aliyun from a bindings file: change the bindings and "
             "regenerate rather than editing. "
-            + ("CNAME records to Alibaba CDN (--via-cdn)." if args.via_cdn else
+            + ("CNAME records to Alibaba CDN (--via-cdn)." if options.via_cdn else
                "CNAME records to the bucket hosts: OSS serves each name itself once it is bound to the "
                "bucket (generate-cdn --target aliyun writes that binding).")  # fmt: skip
         ),
         "resource": {"alicloud_alidns_record": resources} if resources else {},
     }
-    return base.environment().get_template("aliyun.j2").render(document=document)
+    return base.dump_json(document, 2) + "\n"
+
+
+def _render(bindings: BindingSet, kept: list[Binding], options: Options) -> str | dict[str, str]:
+    return _bind(bindings, kept, options) if options.format == "bind" else _alidns(bindings, kept, options)
+
+
+TARGET = base.Target("dns", FORMATS, Options, declare, _render)
 
 
 def _ttl(text: str) -> int:
@@ -161,7 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "them (e.g. w.kunlunsl.com): it differs between accounts, so it is never guessed")  # fmt: skip
     parser.add_argument("--ttl", type=_ttl, default=DEFAULT_TTL, help=f"record TTL in seconds (default: {DEFAULT_TTL})")
 
-    def plan(args: argparse.Namespace) -> base.Target:
+    def choose(args: argparse.Namespace) -> tuple[base.Target, Options]:
         if args.via_cdn != bool(args.cdn_cname_suffix):
             parser.error("--via-cdn and --cdn-cname-suffix go together: the CDN's CNAME is <domain>.<SUFFIX>, "
                          "with the suffix from the CDN console (or use generate-cdn --target aliyun, whose records "
@@ -171,10 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.cdn_cname_suffix = parse_domain(args.cdn_cname_suffix, wildcard=False)
             except DomainError as error:
                 parser.error(f"--cdn-cname-suffix {args.cdn_cname_suffix!r} {error}")
-        render = _bind if args.format == "bind" else _alidns
-        return base.Target(refusal=refusal, render=render)
+        return TARGET, base.options_from(args, Options)
 
-    return base.run(parser, plan, argv)
+    return base.run(parser, choose, argv)
 
 
 if __name__ == "__main__":

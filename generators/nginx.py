@@ -34,7 +34,7 @@ import math
 import operator
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from markupsafe import Markup
@@ -42,9 +42,11 @@ from markupsafe import Markup
 from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import UNSAFE, Binding, BindingSet, Route
 
-from .base import Target, environment, make_parser, parse_upstream, run
+from osscname.features import Declaration, Refused, Supported
 
-__all__ = ["main", "parser", "plan", "refusal", "render", "record", "hash_sizes", "HashSizes"]
+from .base import Target, environment, make_parser, options_from, parse_upstream, run
+
+__all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "record", "hash_sizes", "HashSizes"]
 
 TEMPLATE = "nginx.conf.j2"
 PROG = "generate-nginx"
@@ -63,8 +65,8 @@ SUBDIR_REDIRECT_REFUSAL = (
     "the bucket; use subdir: serve or subdir: not_found for this domain, or serve it through the middleware"
 )
 RESOLVER_REFUSAL = (
-    "nginx resolves {host} at request time: pass --resolver ADDR (your DNS server), "
-    "or --upstream {host}=ADDR:PORT"
+    "nginx resolves {bucket_host} at request time: pass --resolver ADDR (your DNS server), "
+    "or --upstream {bucket_host}=ADDR:PORT"
 )
 
 
@@ -144,9 +146,23 @@ def parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
-def plan(args: argparse.Namespace) -> Target:
+@dataclass(frozen=True)
+class Options:
+    """What the generated file depends on besides the bindings (``generate-nginx --help``)."""
+
+    listen: tuple[Listen, ...] = (Listen("80", False),)
+    ssl_certificate: str | None = None
+    ssl_certificate_key: str | None = None
+    resolver: tuple[str, ...] = ()
+    #: bucket host → (connect scheme or None, ADDR:PORT): ``--upstream``, the middleware's ``upstreams``
+    upstreams: dict[str, tuple[str | None, str]] = field(default_factory=dict)
+    trusted_certificate: str = DEFAULT_TRUSTED_CERTIFICATE
+    no_hash_sizes: bool = False
+
+
+def choose(args: argparse.Namespace) -> tuple[Target, Options]:
     """Check the options that only make sense together, then hand :func:`run` this target."""
-    args.listen = args.listen or [Listen("80", False)]
+    args.listen = tuple(args.listen or (Listen("80", False),))
     has_ssl = any(listen.ssl for listen in args.listen)
     has_pair = bool(args.ssl_certificate) and bool(args.ssl_certificate_key)
     if has_ssl and not has_pair:
@@ -154,24 +170,34 @@ def plan(args: argparse.Namespace) -> Target:
     if (args.ssl_certificate or args.ssl_certificate_key) and not has_ssl:
         parser().error("--ssl-certificate and --ssl-certificate-key need an ssl listener (--listen '443 ssl')")
     args.upstreams = dict(args.upstream or ())
-    return Target(refusal=refusal, render=render)
+    args.resolver = tuple(args.resolver or ())
+    return TARGET, options_from(args, Options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run(parser(), plan, argv)
+    return run(parser(), choose, argv)
 
 
 # --- what nginx can do -------------------------------------------------------------------------
 
 
-def refusal(bindings: BindingSet, binding: Binding, args: argparse.Namespace) -> str | None:
-    if binding.mode != "rewrite":
-        return None
-    if binding.index and binding.subdir == "redirect":
-        return SUBDIR_REDIRECT_REFUSAL.format(index=binding.index)
-    if not args.resolver and binding.bucket_host not in args.upstreams and not is_ip_address(split_host_port(binding.bucket_host)[0]):
-        return RESOLVER_REFUSAL.format(host=binding.bucket_host)
-    return None
+def declare(options: Options) -> dict[str, Declaration]:
+    def resolves(binding: Binding) -> bool:
+        """nginx would resolve the bucket host at request time: a name, not an IP, not an --upstream."""
+        return binding.bucket_host not in options.upstreams and not is_ip_address(split_host_port(binding.bucket_host)[0])
+
+    rewrite: Declaration = Supported() if options.resolver else Refused(RESOLVER_REFUSAL, when=resolves)
+    return {
+        "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
+        "rewrite": rewrite, "prefix": Supported(), "index": Supported(),
+        "subdir.redirect": Refused(SUBDIR_REDIRECT_REFUSAL), "subdir.serve": Supported(), "subdir.not_found": Supported(),
+        "error_document": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
+        "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(), "scheme.https": Supported(),
+        "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
+        "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
+        "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(), "wildcard": Supported(),
+        "zone_apex": Supported(),
+    }  # fmt: skip
 
 
 def record(binding: Binding) -> str:
@@ -380,14 +406,14 @@ def _left_out(bindings: BindingSet, kept: list[Binding]) -> list[tuple[str, str]
     return [(_comment(bindings.where(b)), b.domain) for b in bindings if b not in kept_set]
 
 
-def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) -> str:
+def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     rewrites = [b for b in kept if b.mode == "rewrite"]
     used = {b.bucket_host for b in rewrites}
     taken: set[str] = set()
-    upstreams = [(host, _upstream_name(host, taken), address) for host, (_, address) in args.upstreams.items() if host in used]
-    connect_schemes = [(host, scheme) for host, (scheme, _) in args.upstreams.items() if host in used and scheme]
+    upstreams = [(host, _upstream_name(host, taken), address) for host, (_, address) in options.upstreams.items() if host in used]
+    connect_schemes = [(host, scheme) for host, (scheme, _) in options.upstreams.items() if host in used and scheme]
     fixed = dict(connect_schemes)
-    ssl = any(listen.ssl for listen in args.listen)
+    ssl = any(listen.ssl for listen in options.listen)
     https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
     records: dict[str, str] = {}  # record → its number: bindings that differ only in their domain share one
     numbers: dict[Route, str] = {}
@@ -409,20 +435,22 @@ def render(bindings: BindingSet, kept: list[Binding], args: argparse.Namespace) 
         "wildcards": len(wildcards),
         "left_out": _left_out(bindings, kept),
         "hash_directives": sizes.directives(),
-        "emit_hash_sizes": not args.no_hash_sizes,
+        "emit_hash_sizes": not options.no_hash_sizes,
         "hosts": hosts,
         "records": [(number, value) for value, number in records.items()],
         "server_names": [names[i : i + SERVER_NAMES_PER_LINE] for i in range(0, len(names), SERVER_NAMES_PER_LINE)],
         "upstreams": upstreams,
         "connect_schemes": connect_schemes,
-        "listens": args.listen,
-        "ssl_certificate": Markup(args.ssl_certificate) if ssl else None,
-        "ssl_certificate_key": Markup(args.ssl_certificate_key) if ssl else None,
-        "resolvers": list(args.resolver or ()),
-        "trusted_certificate": args.trusted_certificate if https_upstream else None,
+        "listens": options.listen,
+        "ssl_certificate": Markup(options.ssl_certificate) if ssl else None,
+        "ssl_certificate_key": Markup(options.ssl_certificate_key) if ssl else None,
+        "resolvers": list(options.resolver or ()),
+        "trusted_certificate": options.trusted_certificate if https_upstream else None,
     }
     return environment().get_template(TEMPLATE).render(context)
 
+
+TARGET = Target("nginx", ("conf",), Options, declare, render)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from bypass import bypassing
-from osscname.generators import aliyun, base, cdn
+from osscname.generators import aliyun, base, cdn, common, registry
 from osscname.loader import load_bindings
 from osscname.model import BindingSet
 from test_dns import bindings_file, refusals, schema_problems
@@ -87,16 +87,14 @@ def rules(document: dict[str, Any], name: str) -> list[tuple[str, str, dict[str,
 
 
 def test_targets_and_their_modules_keep_the_contract() -> None:
-    assert cdn.TARGETS == {
-        "aliyun": "osscname.generators.aliyun",
-        "cloudfront": "osscname.generators.cloudfront",
-        "cloudflare": "osscname.generators.cloudflare",
-    }
+    assert registry.CDN == ("aliyun", "cloudfront", "cloudflare")
     assert aliyun.FORMATS == ("terraform", "api")
-    for path in cdn.TARGETS.values():
-        module = importlib.import_module(path)
-        assert isinstance(module.FORMATS, tuple) and module.FORMATS, path
-        assert callable(module.add_arguments) and callable(module.plan), path
+    for name in registry.CDN:
+        module = importlib.import_module(registry.MODULES[name])
+        target = registry.TARGETS[name]
+        assert target is module.TARGET and target.name == name
+        assert isinstance(target.formats, tuple) and target.formats, name
+        assert callable(module.add_arguments) and callable(target.declare) and callable(target.render), name
 
 
 def test_default_format_is_the_targets_first(capsys: pytest.CaptureFixture[str]) -> None:
@@ -131,19 +129,19 @@ def test_command_line_errors_exit_2(capsys: pytest.CaptureFixture[str], argv: li
     ],
 )
 def test_resource_names_are_identifiers_from_domains(domain: str, name: str) -> None:
-    assert cdn.resource_name(domain) == name
+    assert common.resource_name(domain) == name
 
 
 def test_resource_names_are_unique_even_for_lookalike_domains() -> None:
     domains = ["a-b.com", "a.b.com", "*.a.b.com", "wildcard.a.b.com", "*.b.com", "1a.b.com", "a1.b.com", "*.1a.b.com", "a.b-com.net"]
-    names = [cdn.resource_name(d) for d in domains]
+    names = [common.resource_name(d) for d in domains]
     assert len(set(names)) == len(names)
 
 
 @pytest.mark.parametrize("domain", ["img..abc.com", "img.abc.com;", "img abc.com", "${x}.abc.com"])
 def test_resource_name_refuses_what_is_not_a_canonical_domain(domain: str) -> None:
     with pytest.raises(base.UnsafeValue):
-        cdn.resource_name(domain)
+        common.resource_name(domain)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +156,7 @@ def test_resource_name_refuses_what_is_not_a_canonical_domain(domain: str) -> No
 def test_viewer_scheme(scheme: str | None, force: bool, viewer: str, expected: str) -> None:
     binding = next(iter(load_bindings(EXAMPLE)))
     binding = binding._replace(route=binding.route.with_(scheme=scheme, https_force=force))
-    assert cdn.viewer_scheme(binding, argparse.Namespace(viewer_scheme=viewer)) == expected
+    assert common.viewer_scheme(binding, viewer) == expected
 
 
 # --- the example ---------------------------------------------------------------------------------
@@ -235,7 +233,7 @@ def test_rewrite_binding_is_the_oss_binding_a_cdn_with_an_oss_origin_and_its_dns
 ) -> None:
     path = bindings_file(tmp_path, f"domain: {domain}\nbucket: abc-img\nregion: cn-hangzhou\nicp: {ICP}\nmode: rewrite", zones=zones)
     resource = terraform(capsys, path)["resource"]
-    name = cdn.resource_name(domain)
+    name = common.resource_name(domain)
     bucket_host = "abc-img.oss-cn-hangzhou.aliyuncs.com"
     assert resource["alicloud_cdn_domain_new"][name] == {
         "domain_name": domain, "cdn_type": "web", "scope": "global",
@@ -337,7 +335,7 @@ def _origin(source: str, target: str) -> dict[str, str]:
 def test_rules_per_binding(capsys: pytest.CaptureFixture[str], tmp_path: Path, binding: str, extra: list[str], expected: list[Any]) -> None:
     document = terraform(capsys, bindings_file(tmp_path, binding), *extra)
     domain = binding.split("\n", 1)[0].split(": ")[1]
-    assert rules(document, cdn.resource_name(domain)) == expected
+    assert rules(document, common.resource_name(domain)) == expected
 
 
 @pytest.mark.parametrize(
@@ -461,9 +459,9 @@ WRITTEN_AS_IS = [("terraform", f) for f in ("domain", "bucket", "bucket_host", "
 @pytest.mark.parametrize("fmt, field", [pytest.param(f, field, id=f"{f}-{field}") for f, field in WRITTEN_AS_IS])
 def test_template_guard_refuses_values_that_bypassed_the_loader(fmt: str, field: str, char: str) -> None:
     bindings, kept = _bypassed(field, f"x{char}y.example.org")
-    args = argparse.Namespace(file=str(EXAMPLE), format=fmt, viewer_scheme="https", aliyun_scope="auto", aliyun_cdn_type="web")
+    options = aliyun.Options(format=fmt)
     with pytest.raises(base.UnsafeValue):
-        aliyun.plan(args).render(bindings, kept, args)
+        aliyun.TARGET.render(bindings, kept, options)
 
 
 @pytest.mark.parametrize("char", UNSAFE_CHARS)
@@ -471,8 +469,7 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(fmt: str, field:
 def test_object_keys_are_percent_encoded_so_nothing_escapes(field: str, char: str) -> None:
     """Object keys reach URLs percent-encoded: even a key that bypassed the loader stays inside its string."""
     bindings, kept = _bypassed(field, f"a{char}b/" if field == "prefix" else f"a{char}b")
-    args = argparse.Namespace(file=str(EXAMPLE), format="terraform", viewer_scheme="https", aliyun_scope="auto", aliyun_cdn_type="web")
-    document = json.loads(aliyun.plan(args).render(bindings, kept, args))
+    document = json.loads(aliyun.TARGET.render(bindings, kept, aliyun.Options()))
     values = [a["arg_value"] for c in document["resource"]["alicloud_cdn_domain_config"].values() for a in c["function_args"]]
     assert any(f"a%{ord(char):02X}b" in v for v in values)
     assert not any(f"a{char}b" in v for v in values)

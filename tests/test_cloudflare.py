@@ -305,7 +305,7 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, 
     bindings = load_bindings(write(tmp_path, f"{HEADER}  - {{domain: img.example.com, bucket: ex-img, mode: {mode}}}\n"))
     [binding] = bindings
     bad = bypassing(binding, **{field: getattr(binding, field) + char + "x"})
-    args = argparse.Namespace(format=output, viewer_scheme="https")
+    args = cloudflare.Options(format=output)
     with pytest.raises(base.UnsafeValue):
         cloudflare.render(BindingSet((bad,), zones=("example.com",)), [bad], args)
     assert cloudflare.render(bindings, [binding], args)  # the same call renders the loaded binding

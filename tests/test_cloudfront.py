@@ -333,7 +333,8 @@ def test_example_generates_with_refusals_listed(scheme: str, output: str) -> Non
     made = generate(EXAMPLE, "--viewer-scheme", scheme, "--format", output, "--skip-unsupported")
     assert made.code == 0
     assert [line.split(": ")[1:3] for line in made.err.splitlines()] == [[f"skipped {EXAMPLE}:18", "files.abc.com"]]
-    reasons = ["error_document", "subdir: serve", "hsts"] if scheme == "https" else ["https.force", "error_document", "subdir: serve"]
+    # in the order of osscname.features.FEATURES
+    reasons = ["subdir: serve", "error_document", "hsts"] if scheme == "https" else ["subdir: serve", "error_document", "https.force"]
     assert [part.split(" needs")[0] for part in made.err.split("files.abc.com: ", 1)[1].split("; ")] == reasons
     domains = {"img.abc.com", "dl.abc.com", "*.cdn.example.org", "*.eu.cdn.example.org", "xn--bcher-kva.example.org", "assets.example.org"}
     if output == "kvs":
@@ -386,7 +387,7 @@ def test_key_value_store_over_5mb_is_an_error(tmp_path: Path) -> None:
 def test_a_quota_is_a_render_error_not_an_unsafe_value(tmp_path: Path) -> None:
     """Over a quota the output cannot be made (run: the message, exit 2), though no value is unsafe."""
     bindings = load_bindings(write(tmp_path, many(150)))
-    args = argparse.Namespace(format="function", cloudfront_table="inline", viewer_scheme="https")
+    args = cloudfront.Options(format="function", cloudfront_table="inline")
     with pytest.raises(base.RenderError, match="CloudFront allows 10240") as raised:
         cloudfront.render(bindings, list(bindings), args)
     assert not isinstance(raised.value, base.UnsafeValue)
@@ -415,7 +416,7 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, 
     bindings = load_bindings(write(tmp_path, f"{HEADER}  - {{domain: img.example.com, bucket: ex-img, mode: rewrite}}\n"))
     [binding] = bindings
     bad = bypassing(binding, **{field: getattr(binding, field) + char + "x"})
-    args = argparse.Namespace(format=output, cloudfront_table=table, viewer_scheme="https")
+    args = cloudfront.Options(format=output, cloudfront_table=table)
     with pytest.raises(base.UnsafeValue):
         cloudfront.render(BindingSet((bad,)), [bad], args)
     assert cloudfront.render(bindings, [binding], args)  # the same call renders the loaded binding
@@ -531,24 +532,24 @@ NOT_ASKED = {
     'host-bad-port-unbound': 'only for middleware',
     'host-port-out-of-range-unbound': 'only for middleware',
     'host-space-unbound': 'only for middleware',
-    'rewrite-object': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-query-verbatim': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-host-upper-case-port': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-root-index': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-encoded-space': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-encoded-utf8': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-encoded-slash-kept': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-dot-segment-refused': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-encoded-dot-segment-refused': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-object': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-query-verbatim': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-host-upper-case-port': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-root-index': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-encoded-space': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-encoded-utf8': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-encoded-slash-kept': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-dot-segment-refused': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-encoded-dot-segment-refused': 'refused files.abc.com (http viewers): subdir: serve',
     'rewrite-custom-endpoint-base-path': 'refused media.example.org (http viewers): the origin media-store.minio.example.net:9000 has a port',
     'rewrite-upstream-host-domain': 'refused www.example.org (http viewers): upstream_host: domain',
-    'subdir-serve-folder-slash': 'refused files.abc.com (http viewers): error_document',
-    'subdir-serve-folder-no-slash': 'refused files.abc.com (http viewers): error_document',
-    'subdir-serve-folder-without-index': 'refused files.abc.com (http viewers): error_document',
-    'error-document-missing-object': 'refused files.abc.com (http viewers): error_document',
-    'error-document-folder-slash-without-index': 'refused files.abc.com (http viewers): error_document',
-    'error-document-head': 'refused files.abc.com (http viewers): error_document',
-    'error-document-ignores-range': 'refused files.abc.com (http viewers): error_document',
+    'subdir-serve-folder-slash': 'refused files.abc.com (http viewers): subdir: serve',
+    'subdir-serve-folder-no-slash': 'refused files.abc.com (http viewers): subdir: serve',
+    'subdir-serve-folder-without-index': 'refused files.abc.com (http viewers): subdir: serve',
+    'error-document-missing-object': 'refused files.abc.com (http viewers): subdir: serve',
+    'error-document-folder-slash-without-index': 'refused files.abc.com (http viewers): subdir: serve',
+    'error-document-head': 'refused files.abc.com (http viewers): subdir: serve',
+    'error-document-ignores-range': 'refused files.abc.com (http viewers): subdir: serve',
     'subdir-serve-no-error-document': 'refused docs.example.org (http viewers): subdir: serve',
     'subdir-serve-no-error-document-missing': 'refused docs.example.org (http viewers): subdir: serve',
     'subdir-not-found-error-document': 'refused nf.example.org (http viewers): error_document',
@@ -557,20 +558,20 @@ NOT_ASKED = {
     'subdir-redirect-folder-query-canonical-host': 'refused site.example.org (http viewers): subdir: redirect',
     'subdir-redirect-folder-slash': 'refused site.example.org (http viewers): subdir: redirect',
     'subdir-redirect-missing': 'refused site.example.org (http viewers): subdir: redirect',
-    'rewrite-head': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-options-passes-through': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-range': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-range-suffix': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-range-not-satisfiable': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-not-modified': 'refused files.abc.com (http viewers): error_document',
-    'rewrite-post-405': 'refused files.abc.com (http viewers): error_document',
+    'rewrite-head': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-options-passes-through': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-range': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-range-suffix': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-range-not-satisfiable': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-not-modified': 'refused files.abc.com (http viewers): subdir: serve',
+    'rewrite-post-405': 'refused files.abc.com (http viewers): subdir: serve',
     'rewrite-put-405': 'refused docs.example.org (http viewers): subdir: serve',
     'rewrite-get-no-allow-header': 'refused docs.example.org (http viewers): subdir: serve',
     'force-https-redirect-binding': 'refused go.example.org (http viewers): https.force',
     'force-https-canonical-host': 'refused go.example.org (http viewers): https.force',
     'force-https-head': 'refused go.example.org (http viewers): https.force',
-    'force-https-rewrite': 'refused secure.abc.com (http viewers): https.force',
-    'force-https-before-method-check': 'refused secure.abc.com (http viewers): https.force',
+    'force-https-rewrite': 'refused secure.abc.com (http viewers): error_document',
+    'force-https-before-method-check': 'refused secure.abc.com (http viewers): error_document',
     'hsts-rewrite-https': 'refused secure.abc.com (https viewers): error_document',
     'hsts-rewrite-https-index': 'refused secure.abc.com (https viewers): error_document',
     'hsts-on-error-document': 'refused secure.abc.com (https viewers): error_document',

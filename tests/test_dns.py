@@ -208,14 +208,14 @@ def test_zone_apex_is_refused_with_an_explanation(capsys: pytest.CaptureFixture[
     assert f"bind a name below it, such as www.{domain}" in err
 
 
-@pytest.mark.parametrize("refusal", [dns.refusal, aliyun.refusal], ids=["dns", "cdn-aliyun"])
-def test_the_zone_comes_from_the_loaded_bindings(refusal: Any) -> None:
+@pytest.mark.parametrize("target", [dns.TARGET, aliyun.TARGET], ids=["dns", "cdn-aliyun"])
+def test_the_zone_comes_from_the_loaded_bindings(target: base.Target) -> None:
     """A refusal asks the BindingSet it is handed for a binding's zone: the file is read once, by run."""
     binding = next(iter(load_bindings(EXAMPLE)))._replace(domain="static.abc.com")
-    args = argparse.Namespace(file="/nonexistent/bindings.yaml")
+    declarations = target.declare(target.options())
     apex = "static.abc.com is the apex of zone static.abc.com"
-    assert apex in (refusal(BindingSet((binding,), ("static.abc.com",)), binding, args) or "")
-    assert apex not in (refusal(BindingSet((binding,), ("abc.com",)), binding, args) or "")
+    assert apex in (base.refusal(target, declarations, BindingSet((binding,), ("static.abc.com",)), binding) or "")
+    assert apex not in (base.refusal(target, declarations, BindingSet((binding,), ("abc.com",)), binding) or "")
 
 
 def test_via_cdn_points_at_the_cdn_cname(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -312,10 +312,8 @@ BYPASSES = [
 def test_values_that_bypassed_the_loader_are_refused(fmt: str, field: str, char: str) -> None:
     binding = bypassing(next(iter(load_bindings(EXAMPLE))), **{field: f"x{char}y.abc.com"})
     bindings = BindingSet((binding,), ("abc.com",), "bypassed")
-    args = argparse.Namespace(file=str(EXAMPLE), format=fmt, via_cdn=False, cdn_cname_suffix=None, ttl=600)
-    render = dns._bind if fmt == "bind" else dns._alidns
     with pytest.raises(base.UnsafeValue):
-        render(bindings, [binding], args)
+        dns.TARGET.render(bindings, [binding], dns.Options(format=fmt))
 
 
 def _regenerate() -> None:

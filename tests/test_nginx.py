@@ -364,9 +364,8 @@ def _bypassed(**changes: Any) -> tuple[BindingSet, Any]:
     """Bindings that skipped the loader's checks (built with tests/bypass.py), and the options."""
     good = load_bindings(EXAMPLE)
     changed = [bypassing(b, **changes) if b.domain == "files.abc.com" else b for b in good]
-    args = generator.parser().parse_args([str(EXAMPLE), "--resolver", "127.0.0.53"])
-    generator.plan(args)
-    return BindingSet(tuple(changed), good.zones, good.source), args
+    _, options = generator.choose(generator.parser().parse_args([str(EXAMPLE), "--resolver", "127.0.0.53"]))
+    return BindingSet(tuple(changed), good.zones, good.source), options
 
 
 @pytest.mark.parametrize("field", ["domain", "bucket_host", "base_path", "scheme"])
