@@ -41,7 +41,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar, Union
+from typing import Any, TypeVar, Union
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import jinja2
 from markupsafe import Markup

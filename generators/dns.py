@@ -32,7 +32,8 @@ import argparse
 import re
 import sys
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Sequence
 
 from markupsafe import Markup
 

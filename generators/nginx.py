@@ -35,7 +35,7 @@ import operator
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from markupsafe import Markup
 
@@ -261,7 +261,7 @@ _POWERS = [pow(31, k, 1 << 64) for k in range(255, -1, -1)]
 def _ngx_hash(name: str) -> int:
     """``ngx_hash_key_lc`` (key = key * 31 + byte, unsigned 64-bit) as one sum of weighted bytes."""
     data = name.encode("ascii")
-    return sum(map(operator.mul, data, _POWERS[len(_POWERS) - len(data) :])) & _MASK
+    return int(sum(map(operator.mul, data, _POWERS[len(_POWERS) - len(data) :]))) & _MASK
 
 
 def _elements(names: Iterable[str]) -> Table:

@@ -85,7 +85,8 @@ from __future__ import annotations
 
 import os
 import ssl
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from osscname.hosts import normalize_host
 from osscname.loader import load_bindings
@@ -162,13 +163,15 @@ class CustomDomainMiddleware:
         if hit is _UNSEEN:
             hit = self._resolve(routes, host)
         if hit is None:
-            return self.app(environ, start_response)
+            passed: Iterable[bytes] = self.app(environ, start_response)
+            return passed
         scheme = "https" if environ.get("wsgi.url_scheme") == "https" else "http"
         if self._x_proto:
             proto = trusted_value(environ.get("HTTP_X_FORWARDED_PROTO"), self._x_proto)
             if proto in ("http", "https"):
                 scheme = proto
-        return hit[0](environ, start_response, hit[1], scheme)
+        answered: Iterable[bytes] = hit[0](environ, start_response, hit[1], scheme)
+        return answered
 
     def close(self) -> None:
         """Close idle upstream connections (open ones close when their response ends)."""

@@ -30,13 +30,13 @@ import logging
 import select
 import socket
 import ssl
-from typing import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, has_dot_segment, hsts_headers, plain_body
 from osscname.hosts import parse_upstream_address, split_host_port
 from osscname.model import Route
 
-from .request import raw_target, trusted_value
+from .request import raw_target
 from .responses import Header, PlainResponse, StartResponse, status_line
 
 __all__ = ["Rewrite", "Upstreams"]

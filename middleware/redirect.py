@@ -9,7 +9,7 @@ microsecond instead of the ~36 µs of building a ``webob.exc`` response. The ans
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from osscname.decision import FORCE_HTTPS_STATUS, force_https_location, hsts_headers, plain_body
 from osscname.model import Route

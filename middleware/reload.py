@@ -12,7 +12,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from osscname.loader import BindingError, load_bindings
 from osscname.model import BindingSet

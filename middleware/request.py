@@ -12,7 +12,7 @@ can ever split a response header.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 from urllib.parse import quote
 
 __all__ = ["raw_target", "trusted_value"]

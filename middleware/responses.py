@@ -8,7 +8,7 @@ and no body.
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = ["Header", "StartResponse", "status_line", "PlainResponse", "no_body"]
 

@@ -17,7 +17,8 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
+from collections.abc import Callable, Iterable, Sequence
 
 from osscname.middleware import CustomDomainMiddleware
 
@@ -73,7 +74,7 @@ def _what(binding: Binding) -> str:
 
 
 class _LoggingHandler(RawTargetHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         sys.stderr.write(f"demo: {self.command} {self.headers.get('Host', '')}{self.path} -> {args[1] if len(args) > 1 else ''}\n")
 
 

@@ -17,7 +17,8 @@ The refusals printed by the generators, the per-target lists in the README and t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Union
+from typing import Union
+from collections.abc import Callable, Iterable, Mapping
 
 from .hosts import is_ip_address, split_host_port
 from .model import Binding, Route

@@ -22,7 +22,8 @@ import gc
 import ipaddress
 import os
 import re
-from typing import Any, Callable, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import yaml
@@ -105,7 +106,8 @@ class _FastLoader(_BaseLoader):  # type: ignore[misc, valid-type]
     def resolve(self, kind: type, value: Any, implicit: Any) -> str:
         if kind is ScalarNode and implicit[0] and value and value[0] not in _MAYBE_TYPED:
             return _STR
-        return super().resolve(kind, value, implicit)
+        tag: str = super().resolve(kind, value, implicit)
+        return tag
 
     # Path resolvers are never registered on this loader, so the composer's per-node descend/ascend
     # calls have nothing to do: C builtins that accept the same arguments replace two Python calls.
@@ -120,10 +122,11 @@ def _compose(text: str) -> Node | None:
 # --- field checks: node → value, or _Invalid ---------------------------------------------------
 
 
-def _scalar(node: Node, tag: str, what: str) -> Any:
+def _scalar(node: Node, tag: str, what: str) -> str:
     if not isinstance(node, ScalarNode) or node.tag != tag:
         raise _Invalid(f"must be {what}")
-    return node.value
+    text: str = node.value
+    return text
 
 
 def _safe_text(node: Node, what: str = "a string") -> str:
@@ -502,7 +505,7 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
     if len(walk.problems) != problems or bucket is None:
         return None
     force, hsts = values.get("https", (False, 0))
-    settings = (bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, values.get("status", 301),
+    settings: tuple[Any, ...] = (bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, values.get("status", 301),
                 values.get("prefix", ""), index, values.get("subdir", "redirect"), values.get("error_document"),
                 values.get("upstream_host", "bucket"), force, hsts)  # fmt: skip
     route = walk.routes.get(settings)

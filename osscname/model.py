@@ -15,7 +15,8 @@ allocation instead of twenty ``object.__setattr__`` calls, which matters at 100k
 from __future__ import annotations
 
 import re
-from typing import Iterator, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from .hosts import normalize_host
@@ -57,7 +58,7 @@ class Route(NamedTuple):
     mode: str  #: redirect | rewrite
     status: int  #: redirect status: 301 | 302 | 307 | 308
     prefix: str  #: object-key prefix as OSS stores it (unencoded), ``""`` or ending in one ``/``
-    index: str | None  #: index document appended to paths ending in ``/`` (unencoded)
+    index: str | None  # type: ignore[assignment]  # the bindings file's name for it; shadows tuple.index, unused here
     subdir: str  #: folder URL without slash (rewrite with index): redirect | not_found | serve
     error_document: str | None  #: object key (unencoded) served with 404 when the object is missing (rewrite)
     upstream_host: str  #: Host sent upstream in rewrite: bucket | domain
@@ -139,22 +140,69 @@ class Binding(NamedTuple):
         return self.domain[2:] if self.domain.startswith("*.") else self.domain
 
     # The settings, read through the route (``binding.bucket`` is ``binding.route.bucket``).
-    bucket = property(lambda self: self.route.bucket)
-    bucket_host = property(lambda self: self.route.bucket_host)
-    base_path = property(lambda self: self.route.base_path)
-    scheme = property(lambda self: self.route.scheme)
-    region = property(lambda self: self.route.region)
-    endpoint_type = property(lambda self: self.route.endpoint_type)
-    icp = property(lambda self: self.route.icp)
-    mode = property(lambda self: self.route.mode)
-    status = property(lambda self: self.route.status)
-    prefix = property(lambda self: self.route.prefix)
-    index = property(lambda self: self.route.index)
-    subdir = property(lambda self: self.route.subdir)
-    error_document = property(lambda self: self.route.error_document)
-    upstream_host = property(lambda self: self.route.upstream_host)
-    https_force = property(lambda self: self.route.https_force)
-    hsts = property(lambda self: self.route.hsts)
+    @property
+    def bucket(self) -> str:
+        return self.route.bucket
+
+    @property
+    def bucket_host(self) -> str:
+        return self.route.bucket_host
+
+    @property
+    def base_path(self) -> str:
+        return self.route.base_path
+
+    @property
+    def scheme(self) -> str | None:
+        return self.route.scheme
+
+    @property
+    def region(self) -> str | None:
+        return self.route.region
+
+    @property
+    def endpoint_type(self) -> str:
+        return self.route.endpoint_type
+
+    @property
+    def icp(self) -> str | None:
+        return self.route.icp
+
+    @property
+    def mode(self) -> str:
+        return self.route.mode
+
+    @property
+    def status(self) -> int:
+        return self.route.status
+
+    @property
+    def prefix(self) -> str:
+        return self.route.prefix
+
+    @property
+    def index(self) -> str | None:  # type: ignore[override]  # the bindings file's name; shadows tuple.index
+        return self.route.index
+
+    @property
+    def subdir(self) -> str:
+        return self.route.subdir
+
+    @property
+    def error_document(self) -> str | None:
+        return self.route.error_document
+
+    @property
+    def upstream_host(self) -> str:
+        return self.route.upstream_host
+
+    @property
+    def https_force(self) -> bool:
+        return self.route.https_force
+
+    @property
+    def hsts(self) -> int:
+        return self.route.hsts
 
 
 class BindingSet:
@@ -179,7 +227,7 @@ class BindingSet:
                 self._wildcard[domain[2:]] = binding
             else:
                 self._exact[domain] = binding
-        self._psl = None
+        self._psl: Any = None  # publicsuffixlist.PublicSuffixList, loaded on first use
 
     def __len__(self) -> int:
         return len(self.bindings)

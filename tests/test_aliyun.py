@@ -10,7 +10,6 @@ domain functions), for what each binding becomes, and against golden files gener
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import subprocess

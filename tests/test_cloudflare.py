@@ -15,7 +15,6 @@ intended change, regenerate them with::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fnmatch
 import io
@@ -25,7 +24,8 @@ import ssl
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from webob import Request

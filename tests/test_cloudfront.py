@@ -14,7 +14,6 @@ intended change, regenerate them with::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import http.client
 import io
@@ -23,7 +22,8 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from webob import Request
@@ -249,7 +249,7 @@ def focus(tmp_path_factory: pytest.TempPathFactory, node: str) -> dict[tuple[str
             for raw in (True, False):
                 events = [viewer_event(*r[2:], raw_query=raw) for r in requests]
                 answers = run_function(node, function, events, store if table == "kvs" else None)
-                for r, answer in zip(requests, answers):
+                for r, answer in zip(requests, answers, strict=True):
                     results[(f"{table}-{'raw' if raw else 'parsed'}", r[0])] = answer
     return results
 
@@ -518,7 +518,7 @@ def corpus_answers(corpus: Corpus, node: str) -> dict[tuple[str, str], dict[str,
     for (scheme, table), function in corpus.functions.items():
         mine = [case for case in asked if case.request.scheme == scheme]
         events = [viewer_event(c.request.method, c.request.host, c.request.target, c.request.headers) for c in mine]
-        for case, result in zip(mine, run_function(node, function, events, corpus.store[scheme] if table == "kvs" else None)):
+        for case, result in zip(mine, run_function(node, function, events, corpus.store[scheme] if table == "kvs" else None), strict=True):
             answers[(table, case.id)] = result
     return answers
 

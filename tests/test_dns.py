@@ -9,7 +9,6 @@ way a user includes it, and that file goes through ``named-checkzone``. Golden f
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import subprocess

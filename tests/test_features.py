@@ -6,7 +6,8 @@ Also the decision: ``osscname explain`` and the middleware give the same answer 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import pytest
 

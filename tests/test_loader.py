@@ -242,7 +242,7 @@ def test_https_rules(https: str, expected: list[tuple[int, int, str]]) -> None:
     text = "version: 1\nbindings:\n  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    https: " + https + "\n"
     found = problems(text)
     assert [tuple(map(int, line.split(":")[1:3])) for line in found] == [(lin, col) for lin, col, _ in expected]
-    for line, (_, _, message) in zip(found, expected):
+    for line, (_, _, message) in zip(found, expected, strict=True):
         assert message in line
 
 
@@ -396,7 +396,7 @@ BINDING_RULES = [
 def test_binding_rule(bindings: str, expected: list[tuple[int, int, str]]) -> None:
     found = problems("version: 1\nbindings:\n" + bindings)
     assert [tuple(map(int, line.split(":")[1:3])) for line in found] == [(line, col) for line, col, _ in expected], found
-    for line, (_, _, message) in zip(found, expected):
+    for line, (_, _, message) in zip(found, expected, strict=True):
         assert message in line
 
 
@@ -427,7 +427,7 @@ def many_on_one_bucket(count: int, bucket: str = "abc-img", extra: str = "region
 def test_per_bucket_limit_reports_the_101st() -> None:
     assert len(load_bindings(many_on_one_bucket(MAX_DOMAINS_PER_BUCKET))) == 100
     found = problems(many_on_one_bucket(MAX_DOMAINS_PER_BUCKET + 1))
-    assert found == [f"<string>:103:5: bucket 'abc-img' (us-west-1) already has 100 domains, the most OSS binds to one bucket"]
+    assert found == ["<string>:103:5: bucket 'abc-img' (us-west-1) already has 100 domains, the most OSS binds to one bucket"]
 
 
 def test_per_bucket_limit_counts_per_bucket() -> None:
@@ -556,7 +556,7 @@ def test_defaults_never_error_on_their_own(defaults: str, binding: str, check: A
 def test_defaults_problems(defaults: str, binding: str, expected: list[tuple[int, int, str]]) -> None:
     found = problems(f"version: 1\ndefaults: {defaults}\nbindings:\n  - {binding}\n")
     assert [tuple(map(int, line.split(":")[1:3])) for line in found] == [(line, col) for line, col, _ in expected], found
-    for line, (_, _, message) in zip(found, expected):
+    for line, (_, _, message) in zip(found, expected, strict=True):
         assert message in line
 
 
@@ -638,7 +638,7 @@ def test_top_level_rules(text: str, expected: list[tuple[int, int, str]]) -> Non
     text = text or "\n"  # a one-line str is a path; the empty file as text
     found = problems(text)
     assert [tuple(map(int, line.split(":")[1:3])) for line in found] == [(line, col) for line, col, _ in expected], found
-    for line, (_, _, message) in zip(found, expected):
+    for line, (_, _, message) in zip(found, expected, strict=True):
         assert message in line
 
 
@@ -748,7 +748,7 @@ def test_fixture_problems(path: Path) -> None:
         load_bindings(path)
     found = caught.value.lines()
     assert [tuple(map(int, line[len(str(path)) + 1 :].split(":")[:2])) for line in found] == [(r, c) for r, c, _ in expected], found
-    for line, (_, _, message) in zip(found, expected):
+    for line, (_, _, message) in zip(found, expected, strict=True):
         assert message in line
 
 

@@ -107,7 +107,7 @@ def test_example_refuses_rewrites_without_a_resolver() -> None:
     bindings = load_bindings(EXAMPLE)
     refused = [b for b in bindings if b.mode == "rewrite"]
     assert len(errors) == len(refused) == 2
-    for binding, line in zip(refused, errors):
+    for binding, line in zip(refused, errors, strict=True):
         assert f"examples/bindings.yaml:{binding.line}: {binding.domain}: nginx resolves {binding.bucket_host} at request time" in line
         assert "--resolver" in line and "--upstream" in line
 

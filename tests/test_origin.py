@@ -441,7 +441,7 @@ def test_path_info_fallback_without_raw_target(tmp_path: Path, target: str, key:
     write(tmp_path / BUCKET / key, OBJECTS[key])
 
     class Quiet(WSGIRequestHandler):
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     server = make_server("127.0.0.1", 0, LocalOrigin(tmp_path), handler_class=Quiet)

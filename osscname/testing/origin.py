@@ -49,7 +49,8 @@ from datetime import timezone
 from http import HTTPStatus
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import IO, Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
+from typing import IO, Any, Literal
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from urllib.parse import quote, unquote_to_bytes
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from xml.sax.saxutils import escape
@@ -163,7 +164,8 @@ class LocalOrigin:
         request.respond(status, headers)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if status == 200 and file_wrapper is not None:
-            return file_wrapper(handle, CHUNK)
+            wrapped: Iterable[bytes] = file_wrapper(handle, CHUNK)
+            return wrapped
         handle.seek(start)
         return _Slice(handle, length)
 
@@ -305,7 +307,7 @@ class RawTargetHandler(WSGIRequestHandler):
         environ["REQUEST_URI"] = self.requestline.split()[1]  # self.path has a leading "//" collapsed
         return environ
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -355,7 +357,7 @@ class RunningOrigin:
         self.app = LocalOrigin(root, cnames)
         self._server = ThreadedWSGIServer((host, port))
         self._server.set_app(self.app)
-        self.host: str = self._server.server_address[0]
+        self.host: str = str(self._server.server_address[0])
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()

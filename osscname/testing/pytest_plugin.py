@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Iterator, Mapping, Protocol
+from typing import Protocol
+from collections.abc import Iterator, Mapping
 
 import pytest
 
