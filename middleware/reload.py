@@ -15,15 +15,18 @@ a half-written file for a moment, and a half file is often valid YAML that binds
 2. load it (:func:`osscname.load_bindings`), then stat and checksum it once more: if it changed
    while loading, nothing is installed and the next poll loads the newer version.
 
-Whatever goes wrong, the last good bindings keep serving and one log record says why on the
-``osscname.middleware`` logger: a :class:`BindingError` with its ``FILE:LINE:COL`` lines (the first
-:data:`MAX_LOGGED` of them), any other exception the loader raises with its traceback, a file over
-:data:`MAX_BYTES`. Such a version is not retried until the file changes again.
+A file rewritten again and again with pauses shorter than ``settle`` is loaded once the writes pause.
+
+Whatever goes wrong, the last good bindings keep serving and the ``osscname.middleware`` logger says
+why: a :class:`BindingError` with its ``FILE:LINE:COL`` lines (the first :data:`MAX_LOGGED` of
+them), any other exception the loader raises with its traceback, a file over :data:`MAX_BYTES`. Such
+a version is not retried until the file changes again (touching it is enough).
 
 Loading cannot be interrupted, so its time budget (:data:`LOAD_BUDGET`) is a warning, not a limit: a
 pathological file (one that takes minutes to load or never finishes) is logged once the budget has
 passed, the last good bindings keep serving, requests never wait for it, and a newer version is
-looked at when that load returns. The memory such a load takes is the loader's to bound.
+looked at when that load returns. The load shares the interpreter lock with requests, so it slows
+them somewhat but never stops them; the memory it takes is the loader's to bound.
 """
 
 from __future__ import annotations
@@ -206,8 +209,8 @@ def _serve(ref: weakref.ref[Reloader], wake: threading.Event) -> None:
     while True:
         woken = wake.wait(_IDLE_CHECK)
         reloader = ref()
-        if reloader is None or reloader._wake is not wake:
-            return  # collected, or this process is a fork child with a thread of its own
+        if reloader is None:
+            return
         if woken:
             reloader._busy = True
             wake.clear()

@@ -155,7 +155,7 @@ def contents(folder: Path) -> dict[str, bytes]:
 
 
 def test_set_is_written_whole(zones: tuple[Path, dict[str, bytes], dict[str, bytes]], capsys: pytest.CaptureFixture[str]) -> None:
-    folder, old, new = zones
+    folder, _, new = zones
     inodes = {name: (folder / name).stat().st_ino for name in ZONES}
     assert run(dns.main, [*DNS_ARGS, "-o", str(folder)], capsys)[0] == 0
     assert contents(folder) == new
@@ -228,7 +228,7 @@ def _write_as_nobody(folder: str, files: dict[str, str]) -> int:
             output.write(folder, files)
         except OSError as error:
             code = error.errno or 255
-        except BaseException:
+        except Exception:
             code = 255
         os.write(write, bytes([code]))
         os._exit(0)
