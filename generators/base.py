@@ -31,12 +31,9 @@ artifacts are built as data and encoded by :func:`dump_json`, which checks every
 from __future__ import annotations
 
 import argparse
-import difflib
 import gc
 import json
-import os
 import sys
-import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from importlib import resources
@@ -51,6 +48,8 @@ from osscname.features import Declaration, Supported, binding_features, refusals
 from osscname.hosts import parse_upstream_address
 from osscname.loader import BindingError, load_bindings
 from osscname.model import UNSAFE, Binding, BindingSet, Route
+
+from . import output as files
 
 __all__ = ["Target", "RenderError", "UnsafeValue", "environment", "make_parser", "run", "guard", "parse_upstream",
            "options_from", "refusal", "dump_json", "check_tree"]  # fmt: skip
@@ -249,64 +248,13 @@ def _generate(prog: str, target: Target, options: Any, args: argparse.Namespace)
         print(f"{prog}: error: {error}", file=sys.stderr)
         return EXIT_ERROR
     if args.check:
-        return _check(prog, args.check, output)
+        return EXIT_OK if files.check(prog, args.check, output) else EXIT_DRIFT
     if args.output:
         try:
-            _write(args.output, output)
+            files.write(args.output, output)
         except OSError as error:
             print(f"{prog}: error: cannot write {args.output}: {error.strerror or error}", file=sys.stderr)
             return EXIT_ERROR
         return EXIT_OK
     sys.stdout.write(output if isinstance(output, str) else "".join(output[name] for name in sorted(output)))
-    return EXIT_OK
-
-
-def _write(path: str, output: Output) -> None:
-    if isinstance(output, str):
-        _write_atomic(path, output)
-        return
-    os.makedirs(path, exist_ok=True)
-    for name in sorted(output):
-        _write_atomic(os.path.join(path, name), output[name])
-
-
-def _write_atomic(path: str, text: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(dir=folder, prefix=".osscname-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.chmod(temporary, os.stat(path).st_mode & 0o7777)
-        except FileNotFoundError:
-            os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _check(prog: str, path: str, output: Output) -> int:
-    expected = {os.path.basename(path): output} if isinstance(output, str) else output
-    drift: list[str] = []
-    for name, text in sorted(expected.items()):
-        target = path if isinstance(output, str) else os.path.join(path, name)
-        try:
-            with open(target, encoding="utf-8") as handle:
-                current = handle.read()
-        except OSError as error:
-            print(f"{prog}: {target}: {error.strerror or error}", file=sys.stderr)
-            return EXIT_DRIFT
-        if current != text:
-            diff = difflib.unified_diff(current.splitlines(True), text.splitlines(True), target, "generated")
-            drift.extend(list(diff)[:40])
-    if drift:
-        sys.stderr.writelines(line if line.endswith("\n") else line + "\n" for line in drift)
-        print(f"{prog}: {path} differs from what would be generated", file=sys.stderr)
-        return EXIT_DRIFT
     return EXIT_OK

@@ -415,6 +415,9 @@ def write(path: Path, text: str, mtime: float) -> None:
 
 
 def location(middleware: CustomDomainMiddleware) -> str:
+    """img.abc.com's Location once the reload this request may have started (off its path) is done."""
+    call(middleware, environ_for("img.abc.com", "/k"))
+    assert middleware._reloader is not None and middleware._reloader.wait_idle(5)
     return call(middleware, environ_for("img.abc.com", "/k"))[1]["Location"]
 
 
