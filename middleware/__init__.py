@@ -78,7 +78,9 @@ Decisions where the shared semantics left room (the other targets follow them):
   ours to guess (nginx refuses such paths too). Redirects keep such paths as sent: the client then
   talks to the bucket host, which the Location never leaves.
 * A request without a Host header is looked up by ``SERVER_NAME`` (PEP 3333's fallback; nginx uses
-  the matching server's name).
+  the matching server's name). An absolute-form target (``GET http://dl.abc.com/a%40b HTTP/1.1``) is
+  looked up by its authority and its path kept as sent, the Host header ignored (RFC 9112 §3.2.2, as
+  nginx does).
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ from osscname.model import BindingSet, Route
 from .proxy import Rewrite, Upstreams
 from .redirect import Action, ForceHttps, Redirect
 from .reload import Reloader
-from .request import trusted_value
+from .request import absolute_authority, trusted_value
 from .responses import StartResponse
 
 __all__ = ["CustomDomainMiddleware"]
@@ -157,6 +159,9 @@ class CustomDomainMiddleware:
             self._reloader.poll()
         routes = self._routes
         host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+        if uri and uri[0] != "/":  # an absolute-form target names the host (RFC 9112 §3.2.2)
+            host = absolute_authority(uri) or host
         if self._x_host:
             host = trusted_value(environ.get("HTTP_X_FORWARDED_HOST"), self._x_host) or host
         hit = routes.cache.get(host, _UNSEEN)

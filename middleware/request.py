@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from urllib.parse import quote
 
-__all__ = ["raw_target", "trusted_value"]
+__all__ = ["raw_target", "trusted_value", "absolute_authority"]
 
 # RFC 3986 pchar (unreserved is always safe for quote()), and "/" between segments.
 _PATH_SAFE = "/:@!$&'()*+,;=~"
@@ -38,9 +38,31 @@ def _quote_text(text: str, safe: str) -> str:
     return quote(data, safe=safe)
 
 
+def absolute_authority(uri: str) -> str | None:
+    """The authority of an absolute-form request target (``http://host[:port]/path``), else ``None``.
+
+    RFC 9112 §3.2.2: a server that receives one MUST ignore the Host header and use the target's
+    authority, as nginx does; the caller hands over a raw target that does not start with ``/``."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep or scheme.lower() not in ("http", "https"):
+        return None
+    end = len(rest)
+    for stop in "/?#":
+        found = rest.find(stop)
+        if 0 <= found < end:
+            end = found
+    return rest[:end] or None
+
+
 def raw_target(environ: Mapping[str, str]) -> tuple[str, str]:
-    """``(path, query)`` as the client sent them; the path always starts with ``/``."""
+    """``(path, query)`` as the client sent them; the path always starts with ``/``.
+
+    An absolute-form target keeps its path as sent too (its authority is :func:`absolute_authority`'s)."""
     uri = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    if uri and uri[0] != "/" and absolute_authority(uri) is not None:
+        rest = uri.partition("://")[2]
+        slash = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
+        uri = rest[slash:] if rest[slash:slash + 1] == "/" else "/" + rest[slash:]
     if uri and uri[0] == "/":
         path, _, query = uri.partition("?")
         if not _clean(path):

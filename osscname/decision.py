@@ -154,10 +154,12 @@ def decide_request(bindings: BindingSet, request: webob.Request | Any) -> Decisi
     header, else ``SERVER_NAME``; the raw target as sent; ``wsgi.url_scheme``), trusting no forwarded
     header. The middleware itself never builds a WebOb object per request.
     """
-    from osscname.middleware.request import raw_target
+    from osscname.middleware.request import absolute_authority, raw_target
 
     environ = request.environ
-    name = normalize_host(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+    uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or "/"
+    host = (absolute_authority(uri) if uri[0] != "/" else None) or environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+    name = normalize_host(host)
     binding = None if name is None else bindings.lookup(name)
     if binding is None or name is None:
         return None

@@ -338,7 +338,10 @@ def test_hostile_targets_on_bound_hosts(middleware: CustomDomainMiddleware, host
         if not raw:
             environ["PATH_INFO"] = target.partition("?")[0]
         status, headers, _ = call(middleware, environ)
-        assert status.startswith("30"), (target, status)
+        if raw and target.startswith("http://"):  # absolute-form: routed by its (unbound) authority, Host ignored
+            assert status == "200 OK", (target, status)
+        else:
+            assert status.startswith("30"), (target, status)
         assert_location_inside(status, headers)
 
 
@@ -462,3 +465,60 @@ def test_reload_with_real_clock(tmp_path: Path, inner: RecordingApp) -> None:
     while "second" not in location(middleware) and time.monotonic() < deadline:
         time.sleep(0.01)
     assert location(middleware) == "http://second-bucket.oss-eu-west-1.aliyuncs.com/k"
+
+
+# --- absolute-form request targets (RFC 9112 §3.2.2: the target's authority, not Host) --------------
+
+ABSOLUTE = """\
+version: 1
+bindings:
+  - {domain: img.abc.com, bucket: abc-img, region: us-east-1}
+  - {domain: dl.abc.com, bucket: abc-dl, region: us-east-1, status: 302}
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "host", "location"),
+    [
+        pytest.param("http://dl.abc.com/a%40b%2Fc", "img.abc.com", "http://abc-dl.oss-us-east-1.aliyuncs.com/a%40b%2Fc", id="authority-wins-encoding-kept"),
+        pytest.param("http://DL.abc.com:8080/x?q=%20", "img.abc.com", "http://abc-dl.oss-us-east-1.aliyuncs.com/x?q=%20", id="authority-case-port-query"),
+        pytest.param("http://dl.abc.com", "img.abc.com", "http://abc-dl.oss-us-east-1.aliyuncs.com/", id="no-path"),
+        pytest.param("http://dl.abc.com?x=1", "img.abc.com", "http://abc-dl.oss-us-east-1.aliyuncs.com/?x=1", id="query-without-path"),
+        pytest.param("http://other.org/x", "img.abc.com", None, id="unbound-authority-passes-though-host-is-bound"),
+    ],
+)
+def test_absolute_form_target_is_routed_by_its_authority(target: str, host: str, location: str | None) -> None:
+    app = RecordingApp()
+    middleware = CustomDomainMiddleware(app, load_bindings(ABSOLUTE))
+    environ = environ_for(host, "/", raw=False)
+    environ["REQUEST_URI"] = target
+    environ["PATH_INFO"] = unquote(urlsplit(target).path)  # what a server decodes it to; the raw target wins
+    status, headers, body = call(middleware, environ)
+    if location is None:
+        assert body == APP_BODY and len(app.calls) == 1
+    else:
+        assert headers["Location"] == location and not app.calls
+
+
+def test_absolute_form_target_under_waitress() -> None:
+    """waitress hands the absolute-form target over as REQUEST_URI; the answer follows its authority."""
+    import socket
+    import threading
+
+    import waitress
+
+    server = waitress.create_server(CustomDomainMiddleware(RecordingApp(), load_bindings(ABSOLUTE)), host="127.0.0.1", port=0, threads=1)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=5) as sock:
+            sock.sendall(b"GET http://dl.abc.com/a%40b%2Fc?v=1 HTTP/1.1\r\nHost: img.abc.com\r\nConnection: close\r\n\r\n")
+            reply = b""
+            while chunk := sock.recv(65536):
+                reply += chunk
+    finally:
+        server.close()
+        thread.join(5)
+    head = reply.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    assert head.startswith("HTTP/1.1 302 ")
+    assert "\r\nLocation: http://abc-dl.oss-us-east-1.aliyuncs.com/a%40b%2Fc?v=1\r\n" in head
