@@ -1,6 +1,6 @@
 """The ``osscname`` command: validate a bindings file, explain what happens to a URL, serve test buckets.
 
-    osscname validate FILE                 summary; exit 0 valid, 2 invalid (FILE:LINE:COL per problem)
+    osscname validate FILE [--strict]      summary; exit 0 valid, 2 invalid (FILE:LINE:COL per problem)
     osscname explain FILE URL [--json]     which binding matches and what the middleware would do
     osscname serve-bucket DIR [--port N]   a local OSS-like origin serving DIR/<bucket>/<key>
     osscname demo [FILE] [--port N]        a demo app wrapped in the middleware, in front of a local origin
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from .decision import Answer, Facts, decide
+from .guidance import warnings
 from .hosts import normalize_host
 from .loader import BindingError, load_bindings
 from .model import Binding, BindingSet
@@ -108,6 +109,15 @@ def _load(path: str) -> BindingSet | None:
         return None
 
 
+def _warn(bindings: BindingSet, strict: bool, only: str | None = None) -> int:
+    """Print the OSS rules the bindings run into (:mod:`osscname.guidance`) on stderr, for one domain
+    when ``only`` names it; the exit status: 2 under ``--strict`` when there were any."""
+    found = [line for line in warnings(bindings) if only is None or line.split(": ", 2)[1] == only]
+    for line in found:
+        print(line, file=sys.stderr)
+    return EXIT_INVALID if strict and found else EXIT_OK
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     bindings = _load(args.file)
     if bindings is None:
@@ -117,7 +127,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     buckets = len({(b.bucket_host, b.base_path) for b in bindings})
     print(f"{args.file}: valid, {len(bindings)} bindings ({len(bindings) - wildcards} exact, {wildcards} wildcard; "
           f"{modes['redirect']} redirect, {modes['rewrite']} rewrite) on {buckets} buckets")  # fmt: skip
-    return EXIT_OK
+    return _warn(bindings, args.strict)
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -133,7 +143,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
     else:
         _print_explain(answer, bindings)
-    return EXIT_OK
+    sys.stdout.flush()  # the answer first, then what OSS's rules say about its binding
+    binding = answer["binding"]
+    return _warn(bindings, args.strict, binding["domain"]) if binding else EXIT_OK
 
 
 def _serve_bucket(argv: list[str]) -> int:
@@ -158,12 +170,14 @@ def parser() -> argparse.ArgumentParser:
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     validate = commands.add_parser("validate", help="check a bindings file; exit 0 valid, 2 invalid")
     validate.add_argument("file", metavar="FILE")
+    validate.add_argument("--strict", action="store_true", help="exit 2 when a binding runs into an OSS rule (warnings become errors)")
     validate.set_defaults(run=cmd_validate)
     explain_ = commands.add_parser("explain", help="say which binding matches URL and what would happen")
     explain_.add_argument("file", metavar="FILE")
     explain_.add_argument("url", metavar="URL", help="e.g. http://img.abc.com/logo.png")
     explain_.add_argument("--method", default="GET", help="request method (default GET)")
     explain_.add_argument("--json", action="store_true", help="print JSON instead of text")
+    explain_.add_argument("--strict", action="store_true", help="exit 2 when the binding runs into an OSS rule")
     explain_.set_defaults(run=cmd_explain)
     commands.add_parser("serve-bucket", help="serve DIR/<bucket>/<key> like OSS (see serve-bucket --help)")
     commands.add_parser("demo", help="run a demo app + local origin you can curl (see demo --help)")
