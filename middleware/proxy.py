@@ -20,6 +20,21 @@ the head was relayed logs one line and raises :class:`UpstreamBrokeOff` from the
 the WSGI server aborts the client's connection: the client gets an incomplete message (fewer bytes
 than ``Content-Length``, or no last chunk), never a cut body passed off as complete.
 
+What the upstream says against the binding (decisions; the same in the tests):
+
+* ``Strict-Transport-Security``: where the binding sets ``hsts`` and the request is https, the
+  upstream's is dropped and only the binding's sent (a browser keeps the first one it sees, so an
+  upstream ``max-age=0`` would otherwise cancel the binding's). Elsewhere the upstream's is relayed.
+* ``Location``: an absolute URL on the bucket host under this binding's folder
+  (``http(s)://<bucket host><base path>/<prefix><rest>``) becomes ``<scheme>://<custom domain>/<rest>``,
+  as nginx's ``proxy_redirect default`` does for a plain ``proxy_pass``: an upstream redirect keeps
+  the client on the custom domain instead of sending it to (and revealing) the bucket host. Any other
+  Location (another host, a bucket path outside the folder, which the custom domain cannot serve, a
+  relative one) is relayed as is.
+* ``Set-Cookie`` is relayed as is, as nginx does (``proxy_cookie_domain`` is off by default): the
+  custom domain is the bucket's site, so a cookie the bucket sets belongs to it; a ``Domain`` naming
+  the bucket host is one the browser refuses on the custom domain anyway.
+
 Index, ``subdir`` and ``error_document`` follow OSS static website hosting, for GET and HEAD (an
 OPTIONS request is a CORS preflight about the object itself and passes straight through):
 
@@ -404,8 +419,43 @@ class Rewrite:
             return BAD_GATEWAY(environ, start_response, extra)
         except ValueError:  # a header value or target http.client refuses to send (control characters)
             return BAD_REQUEST(environ, start_response, extra)
-        start_response(status, [*headers, *extra] if extra else headers)
+        start_response(status, self._outgoing(headers, extra, host, scheme))
         return body
+
+    def _outgoing(self, headers: list[Header], extra: list[Header], host: str, scheme: str) -> list[Header]:
+        """The response headers as sent: the binding's HSTS (in ``extra`` on https) replaces any the
+        upstream sent, and a Location on the bucket host under this binding's folder is moved to the
+        custom domain (see the module docstring)."""
+        out = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "location":
+                value = self._location(value, host, scheme)
+            elif lower == "strict-transport-security" and extra:
+                continue
+            out.append((name, value))
+        return [*out, *extra] if extra else out
+
+    def _location(self, value: str, host: str, scheme: str) -> str:
+        """``http(s)://<bucket host><base><rest>`` → ``<scheme>://<host>/<rest>`` (as nginx's
+        ``proxy_redirect default``); anything else (another host, a path outside the folder, which
+        the custom domain cannot serve, a relative reference) unchanged."""
+        separator = value.find("://")
+        if separator < 0 or value[:separator].lower() not in ("http", "https"):
+            return value
+        authority_end = len(value)
+        for delimiter in "/?#":
+            found = value.find(delimiter, separator + 3)
+            if found != -1 and found < authority_end:
+                authority_end = found
+        if value[separator + 3 : authority_end].lower() != self.bucket_host.lower():
+            return value
+        path = value[authority_end:]
+        if path[:1] != "/":
+            path = "/" + path
+        if not path.startswith(self.base):
+            return value
+        return f"{scheme}://{host}/{path[len(self.base):]}"
 
     def object_path(self, path: str) -> str:
         """Same as :meth:`Binding.object_path`, from precomputed pieces."""

@@ -75,6 +75,13 @@ SCRIPTS: dict[str, list[tuple[Any, ...]]] = {
     "poison-later": [("send", HEAD_200 + b"Content-Length: 2\r\n\r\nok"), ("sleep", POISON_DELAY), ("send", POISON), ("mark", "poisoned")],
     "poison-along": [("send", HEAD_200 + b"Content-Length: 2\r\n\r\nok" + POISON)],
     "close-asked": [("send", HEAD_200 + b"Connection: close\r\nContent-Length: 2\r\n\r\nok")],  # and keeps the socket open
+    "hsts-zero": [("send", HEAD_200 + b"Strict-Transport-Security: max-age=0\r\nContent-Length: 2\r\n\r\nok")],
+    "cookie": [("send", HEAD_200 + b"Set-Cookie: session=bucket; Path=/\r\nContent-Length: 2\r\n\r\nok")],
+    "moved-in": [("send", b"HTTP/1.1 302 Found\r\nLocation: http://" + BUCKET_HOST.encode() + b"/public/docs/?v=1\r\nContent-Length: 0\r\n\r\n")],
+    "moved-out": [("send", b"HTTP/1.1 302 Found\r\nLocation: https://" + BUCKET_HOST.encode() + b"/private/x\r\nContent-Length: 0\r\n\r\n")],
+    "moved-case": [("send", b"HTTP/1.1 301 Moved Permanently\r\nLocation: HTTP://" + BUCKET_HOST.upper().encode() + b"/public/a\r\nContent-Length: 0\r\n\r\n")],
+    "moved-store": [("send", b"HTTP/1.1 302 Found\r\nLocation: http://" + STORE.encode() + b"/assets/x/y\r\nContent-Length: 0\r\n\r\n")],
+    "moved-away": [("send", b"HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/public/x\r\nContent-Length: 0\r\n\r\n")],
 }  # fmt: skip
 
 
@@ -507,6 +514,47 @@ def test_sound_upstream_connections_are_still_reused(front: Front, upstream: Hos
         if upstream.connection_of(first) == upstream.connection_of(second):
             return
     pytest.fail("no upstream connection was reused")
+
+
+# --- item 9: what the binding says wins over what the upstream says ----------------------------
+
+
+HTTPS = "X-Forwarded-Proto: https\r\n"
+
+
+def test_binding_hsts_replaces_the_upstreams_on_https(front: Front, upstream: HostileUpstream) -> None:
+    [message] = exchange(front.port, [get(unique("hsts-zero"), host="hsts.test.example", headers=HTTPS)]).messages
+    assert message.header("Strict-Transport-Security") == ["max-age=60"]
+
+
+def test_upstream_hsts_relayed_where_the_binding_sets_none(front: Front, upstream: HostileUpstream) -> None:
+    """Over plain http (where browsers ignore it) and for a binding without hsts the upstream's is relayed, as nginx does."""
+    [message] = exchange(front.port, [get(unique("hsts-zero"), host="hsts.test.example")]).messages
+    assert message.header("Strict-Transport-Security") == ["max-age=0"]
+    [message] = exchange(front.port, [get(unique("hsts-zero"), headers=HTTPS)]).messages
+    assert message.header("Strict-Transport-Security") == ["max-age=0"]
+
+
+def test_upstream_cookie_relayed(front: Front, upstream: HostileUpstream) -> None:
+    [message] = exchange(front.port, [get(unique("cookie"))]).messages
+    assert message.header("Set-Cookie") == ["session=bucket; Path=/"]
+
+
+@pytest.mark.parametrize(
+    "scenario, host, headers, status, location",
+    [
+        pytest.param("moved-in", "other.test.example", "", 302, "http://other.test.example/docs/?v=1", id="bucket-host-under-prefix-to-custom-domain"),
+        pytest.param("moved-in", "other.test.example", HTTPS, 302, "https://other.test.example/docs/?v=1", id="request-scheme-kept"),
+        pytest.param("moved-case", "other.test.example", "", 301, "http://other.test.example/a", id="scheme-and-host-any-case"),
+        pytest.param("moved-store", "store.test.example", "", 302, "http://store.test.example/x/y", id="custom-endpoint-host-port-path"),
+        pytest.param("moved-out", "other.test.example", "", 302, f"https://{BUCKET_HOST}/private/x", id="bucket-host-outside-prefix-kept"),
+        pytest.param("moved-in", "files.test.example", "", 302, "http://files.test.example/public/docs/?v=1", id="no-prefix-whole-path"),
+        pytest.param("moved-away", "other.test.example", "", 302, "https://elsewhere.example/public/x", id="other-host-kept"),
+    ],
+)  # fmt: skip
+def test_upstream_location(front: Front, upstream: HostileUpstream, scenario: str, host: str, headers: str, status: int, location: str) -> None:
+    [message] = exchange(front.port, [get(unique(scenario), host=host, headers=headers)]).messages
+    assert (message.status, message.header("Location")) == (status, [location])
 
 
 # --- the same pool checks through TLS, where decrypted bytes wait in the TLS layer --------------
