@@ -5,12 +5,35 @@ and lets the request target go out byte for byte (``putrequest`` does not re-enc
 ``webob.client`` reads whole bodies into memory and cannot serve a 1 GiB object.
 
 One :class:`Upstream` per (scheme, bucket host) holds a small pool of idle keep-alive connections.
-A connection goes back to the pool only when its response was read to the end and the upstream did
-not ask to close; an idle connection the upstream closed meanwhile is noticed (non-blocking peek)
-before reuse, and a request that still fails on a reused connection before any response byte
-arrived is retried once on a fresh one (GET/HEAD/OPTIONS are idempotent). A timed-out, failed or
-abandoned exchange closes its connection, so a client that goes away (the WSGI server then calls
-``close()`` on the body) closes the upstream connection too.
+A connection goes back to the pool only when its response was read exactly to its end (no byte
+after it, whether still on the socket or already in http.client's buffer) and the upstream did not
+ask to close; an idle connection that has anything to read (bytes sent unasked, or the end of file
+of a close) is closed at checkout instead of reused, and a request that still fails on a reused
+connection before any response byte arrived is retried once on a fresh one (GET/HEAD/OPTIONS are
+idempotent). A timed-out, failed or abandoned exchange closes its connection, so a client that goes
+away (the WSGI server then calls ``close()`` on the body) closes the upstream connection too. What
+no proxy can tell (nginx neither): bytes an upstream sends unasked *after* the next request went out
+on the connection are that request's answer as far as HTTP/1.1 can see.
+
+A body the upstream breaks off (a reset, a timeout, a chunk or a ``Content-Length`` cut short) after
+the head was relayed logs one line and raises :class:`UpstreamBrokeOff` from the body iterator, so
+the WSGI server aborts the client's connection: the client gets an incomplete message (fewer bytes
+than ``Content-Length``, or no last chunk), never a cut body passed off as complete.
+
+What the upstream says against the binding (decisions; the same in the tests):
+
+* ``Strict-Transport-Security``: where the binding sets ``hsts`` and the request is https, the
+  upstream's is dropped and only the binding's sent (a browser keeps the first one it sees, so an
+  upstream ``max-age=0`` would otherwise cancel the binding's). Elsewhere the upstream's is relayed.
+* ``Location``: an absolute URL on the bucket host under this binding's folder
+  (``http(s)://<bucket host><base path>/<prefix><rest>``) becomes ``<scheme>://<custom domain>/<rest>``,
+  as nginx's ``proxy_redirect default`` does for a plain ``proxy_pass``: an upstream redirect keeps
+  the client on the custom domain instead of sending it to (and revealing) the bucket host. Any other
+  Location (another host, a bucket path outside the folder, which the custom domain cannot serve, a
+  relative one) is relayed as is.
+* ``Set-Cookie`` is relayed as is, as nginx does (``proxy_cookie_domain`` is off by default): the
+  custom domain is the bucket's site, so a cookie the bucket sets belongs to it; a ``Domain`` naming
+  the bucket host is one the browser refuses on the custom domain anyway.
 
 Index, ``subdir`` and ``error_document`` follow OSS static website hosting, for GET and HEAD (an
 OPTIONS request is a CORS preflight about the object itself and passes straight through):
@@ -26,11 +49,13 @@ OPTIONS request is a CORS preflight about the object itself and passes straight 
 from __future__ import annotations
 
 import http.client
+import io
 import logging
 import select
 import socket
 import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NoReturn
 
 from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, has_dot_segment, hsts_headers, plain_body
 from osscname.hosts import parse_upstream_address, split_host_port
@@ -39,7 +64,7 @@ from osscname.model import Route
 from .request import raw_target
 from .responses import Header, PlainResponse, StartResponse, status_line
 
-__all__ = ["Rewrite", "Upstreams"]
+__all__ = ["Rewrite", "Upstreams", "UpstreamBrokeOff"]
 
 log = logging.getLogger("osscname.middleware")
 
@@ -69,7 +94,66 @@ BAD_GATEWAY = PlainResponse(502, "502 Bad Gateway: the bucket could not be reach
 GATEWAY_TIMEOUT = PlainResponse(504, "504 Gateway Timeout: the bucket did not answer in time\n")
 
 
-class _TLSConnection(http.client.HTTPConnection):
+class _Reader:
+    """The buffered socket reader of one upstream response, which notes when http.client closes it
+    (at the end of the message, or on an error) whether any byte follows the message.
+
+    http.client reads the head in 8 KiB blocks, so bytes an upstream sent past the end of a response
+    can sit in this buffer, where no poll of the socket sees them; they would be dropped with it, on a
+    connection whose framing can no longer be trusted. A non-blocking ``peek`` sees both those and
+    bytes waiting on the socket, without waiting for any.
+    """
+
+    __slots__ = ("_fp", "_sock", "peek", "read", "read1", "readinto", "readline", "trailing")
+
+    def __init__(self, fp: io.BufferedReader, sock: socket.socket):
+        self._fp = fp
+        self._sock = sock
+        # What http.client calls, bound once (no lookup through a wrapper on every read).
+        self.peek, self.read, self.read1, self.readinto, self.readline = fp.peek, fp.read, fp.read1, fp.readinto, fp.readline
+        #: True once closed with a byte buffered or waiting after the message (or if that is unknown)
+        self.trailing = True
+
+    @property
+    def closed(self) -> bool:
+        return self._fp.closed
+
+    def fileno(self) -> int:
+        return self._fp.fileno()
+
+    def flush(self) -> None:
+        self._fp.flush()
+
+    def close(self) -> None:
+        if self._fp.closed:
+            return
+        try:
+            timeout = self._sock.gettimeout()
+            self._sock.settimeout(0)
+            try:
+                self.trailing = bool(self._fp.peek(1))
+            except (BlockingIOError, ssl.SSLWantReadError):  # nothing buffered, nothing waiting
+                self.trailing = False
+            finally:
+                self._sock.settimeout(timeout)
+        except (OSError, ValueError):  # a socket already closed or broken: not reusable anyway
+            self.trailing = True
+        self._fp.close()
+
+
+class _Response(http.client.HTTPResponse):
+    """An ``HTTPResponse`` read through a :class:`_Reader`."""
+
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any):
+        super().__init__(sock, *args, **kwargs)
+        self.fp: _Reader | None = _Reader(self.fp, sock)  # type: ignore[arg-type,assignment]
+
+
+class _Connection(http.client.HTTPConnection):
+    response_class = _Response
+
+
+class _TLSConnection(_Connection):
     """HTTPS to an address that may differ from the bucket host (an upstream override), with the
     certificate checked against, and SNI sent for, the bucket host."""
 
@@ -92,12 +176,28 @@ def _split_address(address: str, default_port: int) -> tuple[str, int]:
 
 
 def _quiet(sock: socket.socket | None) -> bool:
-    """True if an idle connection has nothing to read: a closed one would read as end of file."""
+    """True if an idle connection has nothing to read: a closed one would read as end of file, and
+    over TLS a record already decrypted is pending in the TLS layer, where a poll cannot see it."""
     if sock is None:
+        return False
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
         return False
     poller = select.poll()
     poller.register(sock, select.POLLIN)
     return not poller.poll(0)
+
+
+class UpstreamBrokeOff(Exception):
+    """Raised from a relayed body when the upstream broke it off after the response head went out.
+
+    The status and headers are sent by then, so the only honest signal left is the connection: a WSGI
+    server whose body iterator raises cannot finish the message and closes the connection (waitress,
+    gunicorn's sync and gthread workers do; the tests check what the client receives). The client
+    then sees fewer bytes than ``Content-Length``, or no last chunk, and knows the body is
+    incomplete. Ending the body normally instead passed the cut body off as complete: a terminated
+    chunked body, or under gunicorn a short body on a kept-alive connection, so that the next
+    response on it landed inside the first body.
+    """
 
 
 class Upstream:
@@ -116,7 +216,7 @@ class Upstream:
         if self.scheme == "https":
             assert self._context is not None
             return _TLSConnection(self._host, self._port, self.timeout, self._context, self._sni)
-        return http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+        return _Connection(self._host, self._port, timeout=self.timeout)
 
     def _checkout(self) -> tuple[http.client.HTTPConnection, bool]:
         """An idle connection the upstream has not closed, else a new one; and whether it is reused."""
@@ -145,7 +245,7 @@ class Upstream:
                 for name, value in headers:
                     conn.putheader(name, value)
                 conn.endheaders()
-                return Fetched(self, conn, conn.getresponse())
+                return Fetched(self, conn, conn.getresponse(), f"{method} {target}")  # type: ignore[arg-type]
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
                 conn.close()
                 if not reused:
@@ -190,12 +290,15 @@ class Upstreams:
 class Fetched:
     """One upstream response: status, end-to-end headers, and its body as a WSGI iterable."""
 
-    def __init__(self, upstream: Upstream, conn: http.client.HTTPConnection, response: http.client.HTTPResponse):
+    def __init__(self, upstream: Upstream, conn: http.client.HTTPConnection, response: _Response, request: str):
         self.upstream = upstream
         self.conn = conn
         self.response = response
+        self.reader: _Reader = response.fp  # type: ignore[assignment]  # kept: http.client drops it at the end
+        self.request = request  #: method and upstream target, for the log
         self.status = response.status
         self.buffered: bytes | None = None
+        self.sent = 0  #: body bytes handed to the WSGI server so far
         self.broken = False
         self.done = False
 
@@ -234,27 +337,40 @@ class Fetched:
 
     def __iter__(self) -> Iterator[bytes]:
         if self.buffered:
+            self.sent = len(self.buffered)
             yield self.buffered
-        read1 = self.response.read1
-        try:
-            while True:
+        response = self.response
+        read1 = response.read1
+        while True:
+            try:
                 data = read1(CHUNK)
-                if not data:
-                    return
-                yield data
-        except (OSError, http.client.HTTPException) as error:
-            self.broken = True
-            log.warning("upstream %s broke off a response body: %s", self.upstream.name, error or type(error).__name__)
+            except (OSError, http.client.HTTPException) as error:  # a reset, a timeout, a chunk cut short
+                self._broke_off(str(error) or type(error).__name__)
+            if not data:
+                break
+            self.sent += len(data)
+            yield data
+        if response.length:  # http.client ends a Content-Length body at end of file without a word
+            self._broke_off(f"the connection closed {response.length} bytes short of Content-Length")
+
+    def _broke_off(self, reason: str) -> NoReturn:
+        """Log one line and abort the client's connection (see :class:`UpstreamBrokeOff`)."""
+        self.broken = True
+        message = f"upstream {self.upstream.name} broke off the body of {self.request} after {self.sent} bytes: {reason}"
+        log.warning("%s", message)
+        raise UpstreamBrokeOff(message)
 
     def finish(self) -> None:
-        """Return the connection to the pool if the body was read to its end, else close it."""
+        """Return the connection to the pool if the response was read exactly to its end and the
+        upstream did not ask to close; else close it."""
         if self.done:
             return
         self.done = True
         response = self.response
-        if response.fp is not None and response.length == 0:
-            response.read()  # the end was reached: let http.client mark the response closed
-        if not self.broken and response.isclosed() and not response.length and not response.will_close:
+        if not self.broken and response.fp is not None and response.length == 0:
+            response.read()  # the end was reached: let http.client close the reader
+        if (not self.broken and response.isclosed() and not response.length and not response.will_close
+                and not self.reader.trailing and _quiet(self.conn.sock)):  # fmt: skip
             self.upstream.release(self.conn)
         else:
             response.close()
@@ -297,8 +413,44 @@ class Rewrite:
             return BAD_GATEWAY(environ, start_response, extra)
         except ValueError:  # a header value or target http.client refuses to send (control characters)
             return BAD_REQUEST(environ, start_response, extra)
-        start_response(status, [*headers, *extra] if extra else headers)
+        start_response(status, self._outgoing(headers, extra, host, scheme))
         return body
+
+    def _outgoing(self, headers: list[Header], extra: list[Header], host: str, scheme: str) -> list[Header]:
+        """The response headers as sent: the binding's HSTS (in ``extra`` on https) replaces any the
+        upstream sent, and a Location on the bucket host under this binding's folder is moved to the
+        custom domain (see the module docstring)."""
+        out = []
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "location":
+                value = self._location(value, host, scheme)
+            elif lower == "strict-transport-security" and extra:
+                continue
+            out.append((name, value))
+        return [*out, *extra] if extra else out
+
+    def _location(self, value: str, host: str, scheme: str) -> str:
+        """``http(s)://<bucket host><base><rest>`` → ``<scheme>://<host>/<rest>`` (as nginx's
+        ``proxy_redirect default``); anything else (another host, a path outside the folder, which
+        the custom domain cannot serve, a relative reference) unchanged."""
+        separator = value.find("://")
+        if separator < 0 or value[:separator].lower() not in ("http", "https"):
+            return value
+        authority_end = len(value)
+        for delimiter in "/?#":
+            found = value.find(delimiter, separator + 3)
+            if found != -1 and found < authority_end:
+                authority_end = found
+        if value[separator + 3 : authority_end].lower() != self.route.bucket_host.lower():
+            return value
+        path = value[authority_end:]
+        if path[:1] != "/":
+            path = "/" + path
+        root = self.route.root
+        if not path.startswith(root):
+            return value
+        return f"{scheme}://{host}/{path[len(root):]}"
 
     def _headers(self, environ: Mapping[str, object], host: str, scheme: str) -> list[Header]:
         """End-to-end request headers as received, then Host and X-Forwarded-* set by this proxy."""

@@ -28,6 +28,7 @@ from webtest import TestApp
 
 from osscname import load_bindings
 from osscname.middleware import CustomDomainMiddleware
+from osscname.middleware.proxy import UpstreamBrokeOff
 from osscname.testing import serve_origin
 from osscname.testing.webtest import assert_passthrough, assert_redirect, assert_rewrite
 from realserver import free_port, require_binary, send, write_objects
@@ -421,17 +422,24 @@ def test_folded_response_header_unfolded(raw_upstream: tuple[list[bytes], str]) 
     assert response.headers["X-Folded"] == "a b" and response.body == b"ok"
 
 
-def test_body_cut_short_is_logged_not_raised(raw_upstream: tuple[list[bytes], str], caplog: pytest.LogCaptureFixture) -> None:
+def test_body_cut_short_is_logged_and_raised(raw_upstream: tuple[list[bytes], str], caplog: pytest.LogCaptureFixture) -> None:
+    """After the head went out, only an exception from the body makes the WSGI server abort the
+    connection instead of finishing a cut body as if it were whole (tests/test_hostile_upstream.py
+    checks that on the wire, under each server)."""
     replies, address = raw_upstream
     replies.append(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")  # then the connection closes
     middleware = CustomDomainMiddleware(App(), load_bindings(BINDINGS), upstreams={FILES: address})
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/a.txt", "HTTP_HOST": "files.test.example", "wsgi.url_scheme": "http"}
     with caplog.at_level(logging.WARNING, logger="osscname.middleware"):
         body = middleware(environ, lambda *args: None)
-        chunks = list(body)
-        body.close()  # type: ignore[attr-defined]
-    assert chunks == [b"hello"]
-    assert [r.getMessage() for r in caplog.records if "broke off" in r.getMessage()]
+        try:
+            chunks = iter(body)
+            assert next(chunks) == b"hello"
+            with pytest.raises(UpstreamBrokeOff, match="broke off the body of GET /public/a.txt after 5 bytes"):
+                next(chunks)
+        finally:
+            body.close()  # type: ignore[attr-defined]
+    assert len([r for r in caplog.records if "broke off" in r.getMessage()]) == 1
 
 
 # --- upstream down or stalling -------------------------------------------------------------------

@@ -408,9 +408,14 @@ def test_serve_origin_stops_closes_port_and_every_socket(tmp_path: Path) -> None
     with serve_origin(tmp_path) as origin:
         assert origin.root == tmp_path and origin.address == f"127.0.0.1:{origin.port}" and origin.url == f"http://{origin.address}"
         assert fetch(origin.port, "/a.txt").body == OBJECTS["a.txt"]
-        idle = socket.create_connection(("127.0.0.1", origin.port), timeout=5)  # connected, never sends a request
+        # Only the listening socket is left once the server closed its end of that fetch; counting from
+        # there, a third socket can only be the idle connection's accepted end (not a lingering one).
         deadline = time.monotonic() + 5
-        while len(open_sockets() - before) != 3 and time.monotonic() < deadline:  # listening, idle, its accepted end
+        while len(open_sockets() - before) != 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(open_sockets() - before) == 1
+        idle = socket.create_connection(("127.0.0.1", origin.port), timeout=5)  # connected, never sends a request
+        while len(open_sockets() - before) != 3 and time.monotonic() < deadline + 5:  # listening, idle, its accepted end
             time.sleep(0.01)
         assert len(open_sockets() - before) == 3
     try:
