@@ -67,10 +67,9 @@ _TARGET_LIMIT = Deviates(
 #: (canonical) domains, so they are where a difference in the Host check shows.
 _WILDCARD = Deviates(
     "a Host below a wildcard is checked as the middleware checks it (port, trailing dot, LDH labels of 1-63 "
-    "characters without a leading or trailing hyphen, A-labels that decode and encode back to themselves), but "
-    "with the code points UTS #46 allows (the URL parser's) rather than IDNA 2008's, and the URL parser's Unicode "
-    "version of the mapping: xn--n3h (a snowman) below a wildcard is bound here and unbound in the middleware, and "
-    "a raw ẞ maps to ss here, to ß (xn--zca) there"
+    "characters without a leading or trailing hyphen, A-labels that decode and encode back to themselves), with "
+    "the URL parser's UTS #46 rather than the idna package's IDNA 2008: xn--n3h (a snowman) below a wildcard is "
+    "bound here and unbound in the middleware, and a raw ẞ maps to ss here (older Unicode tables), to ß there"
 )
 _RULES_ONLY_REDIRECT = Refused("Redirect Rules only redirect; a rewrite binding needs the Worker (--format worker)")
 

@@ -3,7 +3,9 @@
 The Worker is served by ``workerd`` (the npm package pinned in package.json) on 127.0.0.1, over http
 and https (a throwaway certificate), exactly as generated; its ``globalOutbound`` is
 tests/js/workerd-router.mjs, which sends fetches to a bucket host to the local OSS-like origin with the
-Host of their URL and answers any other host as the unbound "app". Redirect Rules have no offline
+Host of their URL and answers any other host as the unbound "app". Another Worker runs in front of a
+real local origin, for what fetch() and workerd themselves would change (a "\\" in the path, raw
+non-ASCII, Host values the middleware refuses, targets workerd refuses). Redirect Rules have no offline
 engine, so their expressions are evaluated by :class:`Rules`, a reader of exactly the Rules-language
 subset the generator writes, and compared with the model's redirects.
 
@@ -34,7 +36,7 @@ import pytest
 from webob import Request
 
 import conformance
-from osscname.features import Deviates
+from osscname.features import Deviates, Refused
 from osscname.generators import base, cdn, cloudflare
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
@@ -584,12 +586,22 @@ def test_worker_passes_on_hosts_the_middleware_does_not_take(edge_worker: EdgeWo
     assert (got.status, got.body) == (200, b"app\n")
 
 
-@pytest.mark.parametrize("host", ["ok.cdn.example.com", "OK.CDN.example.com.:80", "xn--bcher-kva.cdn.example.com", "ab--c.cdn.example.com"])
+@pytest.mark.parametrize("host", ["ok.cdn.example.com", "OK.CDN.example.com.:80", "xn--bcher-kva.cdn.example.com", "b\u00fccher.cdn.example.com",
+                                  "ab--c.cdn.example.com"])
 def test_worker_binds_the_hosts_the_middleware_binds(edge_worker: EdgeWorker, host: str) -> None:
     want = middleware_reply(edge_worker, "/p", host)
     got = send_raw(edge_worker.served.port("http"), "/p", host)
     assert want.status == 301
     assert (got.status, got.headers["Location"]) == (want.status, want.header("Location"))
+
+
+def test_worker_host_check_differs_as_declared(edge_worker: EdgeWorker) -> None:
+    """In workerd as in node: UTS #46 lets a snowman through below a wildcard, IDNA 2008 does not."""
+    want = middleware_reply(edge_worker, "/p", "xn--n3h.cdn.example.com")
+    got = send_raw(edge_worker.served.port("http"), "/p", "xn--n3h.cdn.example.com")
+    assert (want.status, want.body) == (200, b"app\n") and got.status == 301
+    declared = cloudflare.declare(cloudflare.Options())["wildcard"]
+    assert isinstance(declared, Deviates) and "xn--n3h (a snowman) below a wildcard is bound here" in declared.note
 
 
 @pytest.mark.parametrize("target", ["/a<b", "/a>b", "/a`b", "/a?x=<", "/a?x=>", '/a?x="'])
@@ -661,6 +673,20 @@ def test_corpus(corpus_worker: CorpusWorker, case: conformance.Case) -> None:
     scheme = case.request.scheme
     reply = conformance.fetch(corpus_worker.served.port(scheme), case, tls=scheme == "https")
     assert conformance.mismatches(case, reply) == []
+
+
+def test_readme_lists_every_refusal_and_deviation() -> None:
+    """The README's Cloudflare section quotes each declaration that is not plain support, as declared
+    (``{setting}`` written ``<setting>``), so a changed sentence cannot leave the README behind."""
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    quoted = 0
+    for name in cloudflare.FORMATS:
+        for feature, declared in cloudflare.declare(cloudflare.Options(format=name)).items():
+            text = declared.reason if isinstance(declared, Refused) else declared.note if isinstance(declared, Deviates) else None
+            if text is not None:
+                assert " ".join(re.sub(r"\{(\w+)\}", r"<\1>", text).split()) in readme, f"{name} {feature}: {text}"
+                quoted += 1
+    assert quoted >= 10
 
 
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)

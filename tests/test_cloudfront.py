@@ -31,7 +31,7 @@ from webob import Request
 
 import conformance
 from osscname.generators import base, cdn, cloudfront
-from osscname.features import Deviates
+from osscname.features import Deviates, Refused
 from osscname.hosts import normalize_host
 from osscname.middleware.request import raw_target
 from osscname.loader import BindingError, load_bindings
@@ -620,6 +620,32 @@ def test_corpus(corpus: Corpus, corpus_answers: dict, origin: str, table: str, c
         return
     assert case.id not in NOT_ASKED, f"{case.id} is answered now: remove it from NOT_ASKED"
     assert conformance.mismatches(case, edge_reply(case, corpus_answers[(table, case.id)], origin)) == []
+
+
+@pytest.mark.parametrize("table", ["inline", "kvs"])
+def test_the_function_uses_only_what_cloudfront_js_2_documents(table: str) -> None:
+    """Node runs more than CloudFront does: cloudfront-js-2.0 documents ES 5.1 with let, const, arrow
+    functions, template literals, async and await, and no URL parser. The runtime keeps to that."""
+    made = generate(EXAMPLE, "--skip-unsupported", "--cloudfront-table", table)
+    code = made.out.split("\n};\n", 1)[1]  # what follows the table: core.js and cloudfront.js
+    assert "function decide(" in code and "async function handler(" in code
+    assert not re.search(r"\bfor\s*\([^)]*\bof\b", code)  # for-of
+    assert "..." not in code  # spread
+    assert not re.search(r"\b(const|let|var)\s*[\[{]|\(\s*[\[{][^)]*\)\s*=>", code)  # destructuring
+    assert not re.search(r"\bURL\b|\bclass\b|\?\?|\?\.", code)
+
+def test_readme_lists_every_refusal_and_deviation() -> None:
+    """The README's CloudFront section quotes each declaration that is not plain support, as declared
+    (``{setting}`` written ``<setting>``), so a changed sentence cannot leave the README behind."""
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    quoted = 0
+    for name in ("https", "http"):
+        for feature, declared in cloudfront.declare(cloudfront.Options(viewer_scheme=name)).items():
+            text = declared.reason if isinstance(declared, Refused) else declared.note if isinstance(declared, Deviates) else None
+            if text is not None:
+                assert " ".join(re.sub(r"\{(\w+)\}", r"<\1>", text).split()) in readme, f"{name} {feature}: {text}"
+                quoted += 1
+    assert quoted >= 10
 
 
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)
