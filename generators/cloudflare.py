@@ -7,10 +7,19 @@ fetches, so ``upstream_host: domain`` is refused (an override needs Origin Rules
 Workers cannot fetch an IP address, and ignore a custom port over https, so such custom endpoints
 are refused for rewrite bindings too.
 
+The Worker is static JavaScript (``osscname.runtimes``: ``core.js`` and ``worker.js``, unit-tested on
+their own) after one generated JSON route table, the only generated part of the file
+(:func:`osscname.runtimes.route_table`). What the Workers runtime does differently from the
+middleware and a Worker cannot help is declared (:func:`declare`): workerd answers some request
+targets itself before the Worker runs, and below a wildcard the Host check has UTS #46's code points
+rather than IDNA 2008's.
+
 Redirect Rules (phase ``http_request_dynamic_redirect``) are for zones that want redirects without
 a Worker: one rule per binding, scheme and trailing-slash case, in one ruleset per DNS zone
 (``BindingSet.zone_of``), most specific host first because the first matching redirect ends the
 phase. They cannot proxy and cannot add a header, so rewrite bindings and ``hsts`` are refused there.
+Their expressions are Rules-language text holding quoted strings, so a template lays them out, its
+guard checking every value put into them (``templates/cloudflare.j2``).
 """
 
 from __future__ import annotations
@@ -19,7 +28,9 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from osscname.features import Declaration, Refused, Supported
+from osscname import runtimes
+from osscname.features import Declaration, Deviates, Refused, Supported
+from osscname.middleware.proxy import BAD_GATEWAY
 from osscname.model import Binding, BindingSet
 
 from . import base
@@ -28,6 +39,7 @@ __all__ = ["FORMATS", "Options", "TARGET", "add_arguments", "declare", "render"]
 
 #: ``worker``: the Worker module; ``redirect-rules``: one ruleset JSON file per DNS zone.
 FORMATS = ("worker", "redirect-rules")
+#: Redirect Rules only.
 TEMPLATE = "cloudflare.j2"
 
 
@@ -44,6 +56,21 @@ _UPSTREAM_HOST = Refused(
     "upstream_host: domain needs the viewer's Host sent upstream, but a Worker's fetch sends the Host of its "
     "URL (the bucket's): set upstream_host: bucket"
 )
+#: workerd answers some request targets itself, before any Worker code runs: every binding's answer
+#: (whatever its mode) is concerned.
+_TARGET_LIMIT = Deviates(
+    "workerd (the Workers runtime) answers 400 itself, before the Worker runs, to a request target with a raw <, > "
+    "or backtick in its path, a raw \", < or > in its query, a control character, DEL or bytes that are not UTF-8, "
+    "and drops a raw # and what follows it; the middleware answers such targets like any other"
+)
+#: Names below a wildcard are the only Host values that reach a binding without being one of the file's
+#: (canonical) domains, so they are where a difference in the Host check shows.
+_WILDCARD = Deviates(
+    "a Host below a wildcard is checked as the middleware checks it (port, trailing dot, LDH labels of 1-63 "
+    "characters without a leading or trailing hyphen, A-labels that decode and encode back to themselves), with "
+    "the URL parser's UTS #46 rather than the idna package's IDNA 2008: xn--n3h (a snowman) below a wildcard is "
+    "bound here and unbound in the middleware, and a raw ẞ maps to ss here (older Unicode tables), to ß there"
+)
 _RULES_ONLY_REDIRECT = Refused("Redirect Rules only redirect; a rewrite binding needs the Worker (--format worker)")
 
 
@@ -55,6 +82,8 @@ def declare(options: Options) -> dict[str, Declaration]:
     if options.format == "worker":
         return {
             **{name: Supported() for name in _EVERYWHERE},
+            **{name: _TARGET_LIMIT for name in ("redirect.301", "redirect.302", "redirect.307", "redirect.308", "rewrite")},
+            "wildcard": _WILDCARD,
             "upstream_host.domain": _UPSTREAM_HOST,
             "endpoint.ip": Refused("the origin {origin_host} is an IP address, which a Worker cannot fetch: give the endpoint a DNS name", when=_rewrite),
             "endpoint.port": Refused("the origin {bucket_host} has a port, which a Worker's fetch ignores over https",
@@ -79,32 +108,32 @@ _EVERYWHERE = ("redirect.301", "redirect.302", "redirect.307", "redirect.308", "
 
 
 def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str | dict[str, str]:
-    template = base.environment().get_template(TEMPLATE)
     if options.format == "worker":
-        return template.render(artifact="worker", table={b.domain: entry(b) for b in kept}, count=len(kept))
+        return worker(kept)
+    template = base.environment().get_template(TEMPLATE)
     zones: dict[str, list[Binding]] = {}
     for binding in kept:
         zones.setdefault(bindings.zone_of(binding), []).append(binding)
     return {
-        f"{zone}.json": template.render(artifact="redirect-rules", zone=zone, count=len(members), rules=rules(members))
+        f"{zone}.json": template.render(zone=zone, count=len(members), rules=rules(members))
         for zone, members in sorted(zones.items())
     }
 
 
-def entry(binding: Binding) -> dict[str, Any]:
-    """What the Worker reads for one binding; absent keys mean off / none."""
-    item: dict[str, Any] = {"mode": binding.mode, "host": binding.bucket_host, "path": binding.route.root}
-    optional = {
-        "status": binding.status if binding.mode == "redirect" else None,
-        "scheme": binding.scheme,
-        "index": binding.route.index_url or None,
-        "subdir": binding.subdir if binding.mode == "rewrite" and binding.index else None,
-        "error": binding.route.error_path,
-        "force": binding.https_force or None,
-        "hsts": binding.hsts or None,
-    }
-    item.update((key, value) for key, value in optional.items() if value is not None)
-    return item
+#: The middleware's answer when the bucket cannot be reached, and the Worker's (a fetch that throws).
+BAD_GATEWAY_BODY = b"".join(BAD_GATEWAY.body).decode("ascii")
+
+
+def worker(kept: list[Binding]) -> str:
+    """The Worker module: the route table of the bindings kept, then the runtime (core.js, worker.js)."""
+    hosts, routes = runtimes.route_table(kept, lambda binding: runtimes.route_entry(binding.route))
+    table = {"hosts": hosts, "routes": routes, **runtimes.answers({502: BAD_GATEWAY_BODY})}
+    header = [
+        f"Generated by osscname generate-cdn --target cloudflare: {len(kept)} binding(s), {len(routes)} route(s). Do not edit; regenerate.",
+        "Cloudflare Worker (ES module). TABLE is the only generated part; the code after it is osscname's",
+        "runtime (core.js, idna.js and worker.js of the osscname.runtimes package), the same for every bindings file.",
+    ]
+    return runtimes.bundle(header, table, ("core.js", "idna.js", "worker.js"))
 
 
 def rules(members: list[Binding]) -> list[dict[str, Any]]:

@@ -12,14 +12,21 @@ a redirect or a plain rewrite binding needs. Its limits decide what is refused, 
 * it cannot see the viewer's scheme: ``--viewer-scheme`` says which one the distribution serves,
   and ``https.force`` is only kept for ``https``, where the viewer protocol policy
   ``redirect-to-https`` answers plain http with the same 301 the middleware sends;
-* a wildcard alternate domain name covers one label, so deeper hosts never reach the function.
+* a wildcard alternate domain name covers one label, so deeper hosts never reach the function;
+  and CloudFront checks the Host against the alternate names itself, which leaves the function no
+  way (no URL parser, no IDNA table) to check an A-label below a wildcard as the middleware does.
 
-The query arrives parsed; ``request.rawQueryString()`` gives it back as sent where the runtime has
-it, else it is rebuilt from the parsed object (only ``k=v`` pairs come back verbatim). What the
-function answers itself (redirects, 405, 400 for a dot segment) carries the middleware's bodies.
+The function is static JavaScript (``osscname.runtimes``: ``core.js`` and ``cloudfront.js``, their
+comments left out to save room) after one generated JSON route table, the only generated part; the
+scheme of each route is resolved for ``--viewer-scheme`` at generation time. The query arrives
+parsed; ``request.rawQueryString()`` gives it back as sent where the runtime has it, else it is
+rebuilt from the parsed object (only ``k=v`` pairs come back verbatim). What the function answers
+itself (redirects, 405, 400 for a dot segment) carries the middleware's bodies, and its Locations
+percent-encode raw non-ASCII as the middleware's do.
 
-A function is at most 10 KB. A bindings table that does not fit goes into a CloudFront
-KeyValueStore instead (``--format kvs`` writes its import file) and the function reads it.
+A function is at most 10 KB. A route table that does not fit goes into a CloudFront KeyValueStore
+instead (``--format kvs`` writes its import file: a key per domain, the JSON of its route as value)
+and the function reads it.
 """
 
 from __future__ import annotations
@@ -29,8 +36,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from markupsafe import Markup
-
+from osscname import runtimes
 from osscname.features import Declaration, Deviates, Refused, Supported
 from osscname.hosts import split_host_port
 from osscname.model import Binding, BindingSet
@@ -43,7 +49,6 @@ __all__ = ["FORMATS", "Options", "TARGET", "add_arguments", "declare", "render"]
 #: ``function``: the CloudFront Function; ``kvs``: the KeyValueStore import file it reads when the
 #: bindings table does not fit in the function.
 FORMATS = ("function", "kvs")
-TEMPLATE = "cloudfront.j2"
 #: Published quotas: function code, KeyValueStore import file, key and value sizes.
 FUNCTION_LIMIT = 10 * 1024
 STORE_LIMIT = 5 * 1024 * 1024
@@ -110,63 +115,76 @@ def declare(options: Options) -> dict[str, Declaration]:
         "endpoint.ip": Refused("the origin {origin_host} is an IP address: cf.updateRequestOrigin needs a domain name",
                                when=lambda b: _rewrite(b) and not split_host_port(b.bucket_host)[1]),  # with a port: _PORT says it
         "icp": Supported(),
-        "wildcard": Deviates("a wildcard alternate domain name covers one label: deeper names never reach the function"),
+        "wildcard": Deviates(
+            "a wildcard alternate domain name covers one label: deeper names never reach the function (one that did would be "
+            "answered as the middleware answers it); below a wildcard the function checks the Host's labels as the middleware "
+            "does but takes an A-label (xn--...) as it is: it has no IDNA table, so xn--a below a wildcard is bound here "
+            "and unbound in the middleware"
+        ),
         "zone_apex": Supported(),
     }  # fmt: skip
 
 
 def entry(binding: Binding, options: Options) -> dict[str, Any]:
-    """The table entry the function reads for one binding (JSON; the KeyValueStore value too).
-
-    ``hsts`` goes on the function's own redirects when viewers use https; a rewrite binding with
-    hsts is refused then, and without https there is no https answer to add it to.
-    """
-    scheme = viewer_scheme(binding, options.viewer_scheme)
-    if binding.mode == "redirect":
-        item: dict[str, Any] = {"mode": "redirect", "status": binding.status, "url": binding.route.origin(scheme) + binding.route.root}
-        if options.viewer_scheme == "https" and binding.hsts:
-            item["hsts"] = binding.hsts
-    else:
-        item = {"mode": "rewrite", "origin": binding.bucket_host, "scheme": scheme, "path": binding.route.root}
-    if binding.index:
-        item["index"] = binding.route.index_url
-    return item
+    """The route entry the function reads for a binding (and its KeyValueStore value): the route's, with
+    the scheme resolved for ``--viewer-scheme`` (:func:`~osscname.generators.common.viewer_scheme`)."""
+    return runtimes.route_entry(binding.route, scheme=viewer_scheme(binding, options.viewer_scheme))
 
 
 def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
-    table = {binding.domain: entry(binding, options) for binding in kept}
+    hosts, routes = runtimes.route_table(kept, lambda binding: entry(binding, options))
     if options.format == "kvs":
-        return _store(table)
+        return _store(hosts, routes)
     if options.cloudfront_table == "kvs":
-        return _function(table, options, inline=False)
-    text = _function(table, options, inline=True)
+        return _function(len(kept), None, options)
+    text = _function(len(kept), (hosts, routes), options)
     size = len(text.encode())
     if size <= FUNCTION_LIMIT:
         return text
     if options.cloudfront_table == "inline":
-        raise base.RenderError(f"the function would be {size} bytes with {len(table)} bindings inline; CloudFront allows {FUNCTION_LIMIT}: use --cloudfront-table kvs (or auto)")
-    _store(table)  # the same quotas hold for the store the function now depends on
-    return _function(table, options, inline=False)
+        raise base.RenderError(f"the function would be {size} bytes with {len(kept)} bindings inline; CloudFront allows {FUNCTION_LIMIT}: use --cloudfront-table kvs (or auto)")
+    _store(hosts, routes)  # the same quotas hold for the store the function now depends on
+    return _function(len(kept), None, options)
 
 
-def _function(table: dict[str, dict[str, Any]], options: Options, inline: bool) -> str:
-    template = base.environment().get_template(TEMPLATE)
-    return template.render(
-        artifact="function", table=table if inline else None, count=len(table), viewer_scheme=options.viewer_scheme,
-        viewer_scheme_note=Markup(viewer_scheme_note(options.viewer_scheme)),  # fixed text around a --viewer-scheme choice
-        function_limit=FUNCTION_LIMIT, store_limit=STORE_LIMIT, key_limit=KEY_LIMIT, value_limit=VALUE_LIMIT,
-    )  # fmt: skip
+def _function(count: int, inline: tuple[dict[str, int], list[dict[str, Any]]] | None, options: Options) -> str:
+    """The function file: the route table (inline, or only the answers when the routes are in the store),
+    then the runtime (core.js, cloudfront.js)."""
+    table: dict[str, Any] = {"hosts": inline[0], "routes": inline[1]} if inline else {}
+    table.update(viewer_scheme=options.viewer_scheme, **runtimes.answers())
+    header = [
+        f"Generated by osscname generate-cdn --target cloudfront: {count} binding(s). Do not edit; regenerate.",
+        "CloudFront Function (cloudfront-js-2.0, viewer-request). TABLE is the only generated part; the code after it",
+        "is osscname's runtime (core.js and cloudfront.js of the osscname.runtimes package, without their comments).",
+        "Deploy: every bound domain an alternate domain name of the distribution (a wildcard one covers ONE label), "
+        "Host in the cache key, all query strings forwarded; unbound hosts go on to the default origin.",
+        viewer_scheme_note(options.viewer_scheme),
+        "Set the viewer protocol policy to redirect-to-https: plain http then gets the 301 to https that https.force asks "
+        "for, and hsts goes on the function's own redirects." if options.viewer_scheme == "https" else
+        "Serve these domains over plain http only (bindings with https.force were refused); no answer gets hsts.",
+        f"The routes are inline; CloudFront allows {FUNCTION_LIMIT} bytes of function code. A larger table goes into a "
+        "KeyValueStore: --cloudfront-table kvs, and --format kvs for its import file." if inline else
+        f"The routes live in the KeyValueStore associated with this function: import the file generated with --format kvs "
+        f"(at most {STORE_LIMIT} bytes, keys up to {KEY_LIMIT} and values up to {VALUE_LIMIT} characters; key = domain, "
+        f"value = the JSON of its route). The function itself stays under {FUNCTION_LIMIT} bytes.",
+    ]  # fmt: skip
+    return runtimes.bundle(header, table, ("core.js", "cloudfront.js"), compact=True)
 
 
-def _store(table: dict[str, dict[str, Any]]) -> str:
-    """The KeyValueStore import file, checked against the store's quotas as it will be imported."""
-    text = base.environment().get_template(TEMPLATE).render(artifact="kvs", table=table)
+def _store(hosts: dict[str, int], routes: list[dict[str, Any]]) -> str:
+    """The KeyValueStore import file, checked against the store's quotas: each key a domain (guarded),
+    each value the JSON of its route (dumped, so guarded, once per route)."""
+    base.check_tree(list(hosts))
+    values = [base.dump_json(route) for route in routes]
+    data = [{"key": domain, "value": values[index]} for domain, index in hosts.items()]
+    for item in data:
+        if len(item["key"]) > KEY_LIMIT or len(item["value"]) > VALUE_LIMIT:
+            raise base.RenderError(f"{item['key']}: a KeyValueStore key holds at most {KEY_LIMIT} characters and a value {VALUE_LIMIT}; this value has {len(item['value'])}")
+    # Each value is JSON text already guarded: json.dumps only quotes it (dump_json would refuse its quotes).
+    text = '{"data": [\n' + ",\n".join(f"  {json.dumps(item, ensure_ascii=False)}" for item in data) + "\n]}\n"
     size = len(text.encode())
     if size > STORE_LIMIT:
         raise base.RenderError(f"the KeyValueStore import file would be {size} bytes; CloudFront allows {STORE_LIMIT}")
-    for item in json.loads(text)["data"]:
-        if len(item["key"]) > KEY_LIMIT or len(item["value"]) > VALUE_LIMIT:
-            raise base.RenderError(f"{item['key']}: a KeyValueStore key holds at most {KEY_LIMIT} characters and a value {VALUE_LIMIT}; this value has {len(item['value'])}")
     return text
 
 

@@ -3,7 +3,9 @@
 The Worker is served by ``workerd`` (the npm package pinned in package.json) on 127.0.0.1, over http
 and https (a throwaway certificate), exactly as generated; its ``globalOutbound`` is
 tests/js/workerd-router.mjs, which sends fetches to a bucket host to the local OSS-like origin with the
-Host of their URL and answers any other host as the unbound "app". Redirect Rules have no offline
+Host of their URL and answers any other host as the unbound "app". Another Worker runs in front of a
+real local origin, for what fetch() and workerd themselves would change (a "\\" in the path, raw
+non-ASCII, Host values the middleware refuses, targets workerd refuses). Redirect Rules have no offline
 engine, so their expressions are evaluated by :class:`Rules`, a reader of exactly the Rules-language
 subset the generator writes, and compared with the model's redirects.
 
@@ -17,11 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import http.client
 import io
 import json
 import re
+import socket
 import ssl
 import subprocess
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,12 +36,14 @@ import pytest
 from webob import Request
 
 import conformance
+from osscname.features import Deviates, Refused
 from osscname.generators import base, cdn, cloudflare
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
 from bypass import bypassing
-from realserver import REPO, Answer, free_port, require_binary, send, stop, wait_for_port
+from realserver import REPO, Answer, free_port, require_binary, send, stop, wait_for_port, write_objects
+from test_runtimes import table_of
 
 EXAMPLE = REPO / "examples" / "bindings.yaml"
 GOLDEN = {
@@ -113,7 +120,8 @@ def test_example_generates_with_refusals_listed(tmp_path: Path, output: str) -> 
     assert made.code == 0
     if output == "worker":
         assert made.err == ""
-        assert (tmp_path / "out").read_text().count('", {"mode": ') == 7
+        table = table_of((tmp_path / "out").read_text())
+        assert len(table["hosts"]) == 7 and len(table["routes"]) == 7
         return
     assert [line.split(": ")[1:3] for line in made.err.splitlines()] == [
         [f"skipped {EXAMPLE}:18", "files.abc.com"],
@@ -449,6 +457,166 @@ def test_worker_answers_like_the_middleware(focus_worker: tuple[BindingSet, str,
     assert (got.status, {k: got.headers.get(k) for k in COMPARED}, got.body) == (want.status, {k: want.headers.get(k) for k in COMPARED}, want.body)
 
 
+# --- the Worker in workerd: what fetch() and workerd would change -------------------------------
+
+EDGE = """\
+version: 1
+defaults: {region: ap-southeast-1}
+bindings:
+  - {domain: files.example.com, bucket: edge-files, mode: rewrite, prefix: public/}
+  - {domain: media.example.com, bucket: edge-media, mode: rewrite, endpoint: 'http://edge-media.minio.example.net:9000/site', prefix: p/}
+  - {domain: sub.example.com, bucket: edge-files, mode: rewrite, prefix: public/, index: index.html, subdir: redirect}
+  - {domain: img.example.com, bucket: ex-img}
+  - {domain: go.example.com, bucket: ex-go, https: {force: true}}
+  - {domain: "*.cdn.example.com", bucket: ex-cdn}
+"""
+#: The bucket: keys with a "\" inside the object roots, and what fetch() would make of them outside.
+EDGE_OBJECTS = {
+    "edge-files/public/..\\secret.txt": b"inside: public/..\\secret.txt\n",
+    "edge-files/secret.txt": b"SECRET outside the prefix\n",
+    "edge-files/public/back\\slash.txt": b"inside: public/back\\slash.txt\n",
+    "edge-files/public/back/slash.txt": b"another key: public/back/slash.txt\n",
+    "edge-media/site/p/x\\..\\..\\secret.txt": b"inside: site/p/x\\..\\..\\secret.txt\n",
+    "edge-media/secret.txt": b"SECRET outside the base path\n",
+    "edge-files/public/d\u00f6s/index.html": b"folder index\n",
+}
+
+
+@dataclass(frozen=True)
+class EdgeWorker:
+    bindings: BindingSet
+    middleware: CustomDomainMiddleware
+    served: Served
+
+
+@pytest.fixture(scope="module")
+def edge_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeWorker]:
+    from osscname.testing import serve_origin
+
+    folder = tmp_path_factory.mktemp("worker-edge")
+    source = write(folder, EDGE)
+    made = generate(source)
+    assert made.code == 0, made.err
+    bindings = load_bindings(source)
+    buckets = write_objects(folder / "buckets", EDGE_OBJECTS)
+    with serve_origin(buckets) as origin, workerd(folder / "workerd", made.out, origin.address, [b.bucket_host for b in bindings]) as served:
+        # every bucket over plain http, as the router takes the Worker's fetches to the origin
+        middleware = CustomDomainMiddleware(app, bindings, upstreams={b.bucket_host: f"http://{origin.address}" for b in bindings}, timeout=10)
+        try:
+            yield EdgeWorker(bindings, middleware, served)
+        finally:
+            middleware.close()
+
+
+def send_raw(port: int, target: str, host: str, scheme: str = "http", method: str = "GET") -> Answer:
+    """One request with the target sent as its UTF-8 bytes (http.client refuses a raw non-ASCII target)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=15)
+    try:
+        if scheme == "https":
+            sock = INSECURE.wrap_socket(sock, server_hostname=host.partition(":")[0] if host.isascii() else None)
+        sock.sendall(f"{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        return Answer(response.status, response.msg, response.read())
+    finally:
+        sock.close()
+
+
+def middleware_reply(edge: EdgeWorker, target: str, host: str, scheme: str = "http", method: str = "GET") -> conformance.Reply:
+    """The middleware's answer, the target and Host handed over as a WSGI server hands them (UTF-8 bytes as latin-1)."""
+    case = conformance.Case("edge", "", conformance.Request(host, target, method, scheme), {})
+
+    def wired(environ: dict[str, Any], start_response: Any) -> Any:
+        raw = target.encode().decode("latin-1")
+        return edge.middleware({**environ, "REQUEST_URI": raw, "RAW_URI": raw, "HTTP_HOST": host.encode().decode("latin-1")}, start_response)
+
+    return conformance.wsgi_reply(wired, case)
+
+
+@pytest.mark.parametrize(
+    "host,target,key",
+    [
+        pytest.param("files.example.com", "/..\\secret.txt", "public/..\\secret.txt", id="dot-dot-backslash"),
+        pytest.param("files.example.com", "/back\\slash.txt", "public/back\\slash.txt", id="backslash-in-key"),
+        pytest.param("media.example.com", "/x\\..\\..\\secret.txt", "site/p/x\\..\\..\\secret.txt", id="custom-endpoint-base-path"),
+    ],
+)
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_worker_fetches_a_backslash_as_a_character_of_the_key(edge_worker: EdgeWorker, scheme: str, host: str, target: str, key: str) -> None:
+    """fetch() would read "\\" as "/" and remove the dot segments: the key it fetches must be the one the
+    middleware fetches, inside the object root, sent as %5C."""
+    want = middleware_reply(edge_worker, target, host, scheme)
+    got = send_raw(edge_worker.served.port(scheme), target, host, scheme)
+    assert want.status == 200 and want.header("X-Origin-Uri") == "/" + key  # the middleware sends the "\" raw
+    assert got.headers["X-Origin-Uri"] == "/" + key.replace("\\", "%5C")
+    assert urllib.parse.unquote(got.headers["X-Origin-Uri"]) == want.header("X-Origin-Uri")
+    assert (got.status, got.body) == (want.status, want.body) and b"SECRET" not in got.body
+
+
+@pytest.mark.parametrize(
+    "host,target,location",
+    [
+        pytest.param("img.example.com", "/\u00fc?q=\u00e9", "http://ex-img.oss-ap-southeast-1.aliyuncs.com/%C3%BC?q=%C3%A9", id="redirect-non-ascii"),
+        pytest.param("go.example.com", "/\u00fc?q=\u00e9", "https://go.example.com/%C3%BC?q=%C3%A9", id="force-non-ascii"),
+        pytest.param("sub.example.com", "/d\u00f6s?\u00e9", "http://sub.example.com/d%C3%B6s/?%C3%A9", id="subdir-302-non-ascii"),
+        pytest.param("img.example.com", "/x?", "http://ex-img.oss-ap-southeast-1.aliyuncs.com/x", id="redirect-bare-question-mark"),
+        pytest.param("go.example.com", "/x?", "https://go.example.com/x", id="force-bare-question-mark"),
+        pytest.param("sub.example.com", "/d\u00f6s?", "http://sub.example.com/d%C3%B6s/", id="subdir-302-bare-question-mark"),
+        pytest.param("img.example.com", "/a\\b?c\\d", "http://ex-img.oss-ap-southeast-1.aliyuncs.com/a\\b?c\\d", id="redirect-backslash-as-sent"),
+    ],
+)
+def test_worker_locations_are_uris_as_the_middleware_makes_them(edge_worker: EdgeWorker, host: str, target: str, location: str) -> None:
+    want = middleware_reply(edge_worker, target, host)
+    got = send_raw(edge_worker.served.port("http"), target, host)
+    assert want.header("Location") == location
+    assert (got.status, got.headers["Location"]) == (want.status, location)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["img.example.com:http", "img.example.com::80", "img.example.com:", "a_b.cdn.example.com", "-a.cdn.example.com", "a-.cdn.example.com",
+     "xn--a.cdn.example.com", "x..y.cdn.example.com", "ab--c.xn--bcher-kva.cdn.example.com"],
+)  # fmt: skip
+def test_worker_passes_on_hosts_the_middleware_does_not_take(edge_worker: EdgeWorker, host: str) -> None:
+    """Such a Host is unbound in the middleware (its app answers); the Worker passes the request on
+    untouched (the zone's origin, the router's "app" here) instead of failing with 500."""
+    want = middleware_reply(edge_worker, "/p", host)
+    got = send_raw(edge_worker.served.port("http"), "/p", host)
+    assert (want.status, want.body) == (200, b"app\n")
+    assert (got.status, got.body) == (200, b"app\n")
+
+
+@pytest.mark.parametrize("host", ["ok.cdn.example.com", "OK.CDN.example.com.:80", "xn--bcher-kva.cdn.example.com", "b\u00fccher.cdn.example.com",
+                                  "ab--c.cdn.example.com"])
+def test_worker_binds_the_hosts_the_middleware_binds(edge_worker: EdgeWorker, host: str) -> None:
+    want = middleware_reply(edge_worker, "/p", host)
+    got = send_raw(edge_worker.served.port("http"), "/p", host)
+    assert want.status == 301
+    assert (got.status, got.headers["Location"]) == (want.status, want.header("Location"))
+
+
+def test_worker_host_check_differs_as_declared(edge_worker: EdgeWorker) -> None:
+    """In workerd as in node: UTS #46 lets a snowman through below a wildcard, IDNA 2008 does not."""
+    want = middleware_reply(edge_worker, "/p", "xn--n3h.cdn.example.com")
+    got = send_raw(edge_worker.served.port("http"), "/p", "xn--n3h.cdn.example.com")
+    assert (want.status, want.body) == (200, b"app\n") and got.status == 301
+    declared = cloudflare.declare(cloudflare.Options())["wildcard"]
+    assert isinstance(declared, Deviates) and "xn--n3h (a snowman) below a wildcard is bound here" in declared.note
+
+
+@pytest.mark.parametrize("target", ["/a<b", "/a>b", "/a`b", "/a?x=<", "/a?x=>", '/a?x="'])
+def test_workerd_answers_400_to_some_raw_targets_as_declared(edge_worker: EdgeWorker, target: str) -> None:
+    """A platform limit: workerd refuses these targets before the Worker runs, where the middleware
+    redirects. Declared on every mode feature, so the README and the declarations say it."""
+    want = middleware_reply(edge_worker, target, "img.example.com")
+    got = send_raw(edge_worker.served.port("http"), target, "img.example.com")
+    assert want.status == 301 and got.status == 400
+    declarations = cloudflare.declare(cloudflare.Options())
+    for feature in ("redirect.301", "redirect.302", "redirect.307", "redirect.308", "rewrite"):
+        declared = declarations[feature]
+        assert isinstance(declared, Deviates) and "answers 400 itself" in declared.note and "backtick" in declared.note
+
+
 # --- the conformance corpus in workerd ----------------------------------------------------------
 
 SKIPPED = re.compile(r"^generate-cdn: skipped [^:]+:\d+: (?P<domain>[^:]+): (?P<reason>.*)$")
@@ -505,6 +673,20 @@ def test_corpus(corpus_worker: CorpusWorker, case: conformance.Case) -> None:
     scheme = case.request.scheme
     reply = conformance.fetch(corpus_worker.served.port(scheme), case, tls=scheme == "https")
     assert conformance.mismatches(case, reply) == []
+
+
+def test_readme_lists_every_refusal_and_deviation() -> None:
+    """The README's Cloudflare section quotes each declaration that is not plain support, as declared
+    (``{setting}`` written ``<setting>``), so a changed sentence cannot leave the README behind."""
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    quoted = 0
+    for name in cloudflare.FORMATS:
+        for feature, declared in cloudflare.declare(cloudflare.Options(format=name)).items():
+            text = declared.reason if isinstance(declared, Refused) else declared.note if isinstance(declared, Deviates) else None
+            if text is not None:
+                assert " ".join(re.sub(r"\{(\w+)\}", r"<\1>", text).split()) in readme, f"{name} {feature}: {text}"
+                quoted += 1
+    assert quoted >= 10
 
 
 @pytest.mark.parametrize("golden", list(GOLDEN), ids=lambda path: path.name)
