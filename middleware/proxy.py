@@ -90,8 +90,8 @@ _CONDITIONAL = frozenset(("Range", "If-Range", "If-Match", "If-None-Match", "If-
 
 METHOD_NOT_ALLOWED = PlainResponse(405, plain_body(405), [("Allow", ALLOW)])
 BAD_REQUEST = PlainResponse(400, plain_body(400))
-BAD_GATEWAY = PlainResponse(502, "502 Bad Gateway: the bucket could not be reached\n")
-GATEWAY_TIMEOUT = PlainResponse(504, "504 Gateway Timeout: the bucket did not answer in time\n")
+BAD_GATEWAY = PlainResponse(502, plain_body(502))
+GATEWAY_TIMEOUT = PlainResponse(504, plain_body(504))
 
 
 class _Reader:

@@ -40,9 +40,11 @@ FORCE_HTTPS_STATUS = 301
 FOLDER_REDIRECT_STATUS = 302
 
 _REASONS = {301: "Moved Permanently", 302: "Found", 307: "Temporary Redirect", 308: "Permanent Redirect",
-            400: "Bad Request", 405: "Method Not Allowed"}  # fmt: skip
+            400: "Bad Request", 405: "Method Not Allowed", 502: "Bad Gateway", 504: "Gateway Timeout"}  # fmt: skip
 #: Bodies longer than the status line, where a short sentence helps the person who sees it.
-_BODIES = {405: "405 Method Not Allowed: this domain serves GET, HEAD and OPTIONS\n"}
+_BODIES = {405: "405 Method Not Allowed: this domain serves GET, HEAD and OPTIONS\n",
+           502: "502 Bad Gateway: the bucket could not be reached\n",
+           504: "504 Gateway Timeout: the bucket did not answer in time\n"}  # fmt: skip
 
 Header = tuple[str, str]
 

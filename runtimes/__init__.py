@@ -84,11 +84,11 @@ def route_table(kept: Iterable[Binding], entry: Callable[[Binding], dict[str, An
     return hosts, routes
 
 
-def answers(bodies: dict[int, str] | None = None) -> dict[str, Any]:
+def answers(more: tuple[int, ...] = ()) -> dict[str, Any]:
     """The table's ``plain`` and ``allow``: ``{status: [reason phrase, body]}`` of the answers a runtime
-    makes, with the middleware's bodies (``bodies`` for those :func:`osscname.decision.plain_body` does
-    not know, such as the proxy's 502), and the ``Allow`` of a 405 (the methods a rewrite forwards)."""
-    made = {**{status: plain_body(status) for status in ANSWERED}, **(bodies or {})}
+    makes (:data:`ANSWERED`, and ``more`` such as the proxy's 502), with the middleware's bodies
+    (:func:`osscname.decision.plain_body`), and the ``Allow`` of a 405 (the methods a rewrite forwards)."""
+    made = {status: plain_body(status) for status in (*ANSWERED, *more)}
     return {"plain": {str(status): [HTTPStatus(status).phrase, body] for status, body in made.items()}, "allow": ALLOW}
 
 
