@@ -41,7 +41,7 @@ from typing import Any, NamedTuple
 
 from markupsafe import Markup
 
-from osscname.features import Declaration, Deviates, Refused, Supported
+from osscname.features import REQUEST_FEATURES, Declaration, Deviates, Refused, Supported
 from osscname.model import Binding, BindingSet
 
 from . import base
@@ -131,6 +131,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "icp": Supported(),
         "wildcard": Deviates("a wildcard CDN domain covers one label below its suffix, not any depth"),
         "zone_apex": Refused(APEX_REFUSAL),
+        **{name: Deviates("Alibaba CDN parses requests itself; how it answers such a request is not checked here") for name in REQUEST_FEATURES},
     }  # fmt: skip
 
 

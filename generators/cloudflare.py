@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from osscname import runtimes
-from osscname.features import Declaration, Deviates, Refused, Supported
+from osscname.features import REQUEST_FEATURES, Declaration, Deviates, Refused, Supported
 from osscname.model import Binding, BindingSet
 
 from . import base
@@ -55,8 +55,12 @@ _UPSTREAM_HOST = Refused(
     "upstream_host: domain needs the viewer's Host sent upstream, but a Worker's fetch sends the Host of its "
     "URL (the bucket's): set upstream_host: bucket"
 )
-#: workerd answers some request targets itself, before any Worker code runs: every binding's answer
-#: (whatever its mode) is concerned.
+_BY_HOST = Deviates(
+    "Cloudflare routes a request to a Worker by its Host header: an absolute-form target's authority is not looked "
+    "up (the middleware and nginx route by it, as RFC 9112 says)"
+)
+_EDGE_UNCHECKED = Deviates("Cloudflare's edge parses the request before any rule runs; how it answers such a request is not checked here")
+#: workerd answers some request targets itself, before any Worker code runs.
 _TARGET_LIMIT = Deviates(
     "workerd (the Workers runtime) answers 400 itself, before the Worker runs, to a request target with a raw <, > "
     "or backtick in its path, a raw \", < or > in its query, a control character, DEL or bytes that are not UTF-8, "
@@ -81,7 +85,9 @@ def declare(options: Options) -> dict[str, Declaration]:
     if options.format == "worker":
         return {
             **{name: Supported() for name in _EVERYWHERE},
-            **{name: _TARGET_LIMIT for name in ("redirect.301", "redirect.302", "redirect.307", "redirect.308", "rewrite")},
+            "request.invalid_characters": _TARGET_LIMIT,
+            "request.absolute_form": _BY_HOST,
+            "request.unnormalisable": Supported(), "request.invalid_host": Supported(),
             "wildcard": _WILDCARD,
             "upstream_host.domain": _UPSTREAM_HOST,
             "endpoint.ip": Refused("the origin {origin_host} is an IP address, which a Worker cannot fetch: give the endpoint a DNS name", when=_rewrite),
@@ -95,6 +101,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "upstream_host.domain": _RULES_ONLY_REDIRECT,
         "https.hsts": Refused("hsts needs a Strict-Transport-Security header, which a redirect rule cannot add: use --format worker, or the zone's HSTS setting and remove hsts"),
         "endpoint.ip": Supported(), "endpoint.port": Supported(),
+        **{name: _EDGE_UNCHECKED for name in REQUEST_FEATURES},
     }  # fmt: skip
 
 

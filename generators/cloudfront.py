@@ -122,6 +122,12 @@ def declare(options: Options) -> dict[str, Declaration]:
             "and unbound in the middleware"
         ),
         "zone_apex": Supported(),
+        "request.absolute_form": Deviates("the function sees the Host header only: CloudFront routes an absolute-form target by Host"),
+        "request.invalid_characters": Deviates(
+            "CloudFront's edge parses the request line before the function runs (it refuses what HTTP does not allow "
+            "raw); how it hands such bytes to the function is not checked here"
+        ),
+        "request.unnormalisable": Supported(), "request.invalid_host": Supported(),
     }  # fmt: skip
 
 

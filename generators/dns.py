@@ -37,7 +37,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from osscname.features import Declaration, Deviates, Refused, Supported
+from osscname.features import REQUEST_FEATURES, Declaration, Deviates, Refused, Supported
 from osscname.hosts import DomainError, parse_domain
 from osscname.model import Binding, BindingSet
 
@@ -104,6 +104,7 @@ def declare(options: Options) -> dict[str, Declaration]:
             "writes this record from the CDN domain's cname"
         ),
         "zone_apex": Refused(APEX_REFUSAL),
+        **{name: _ANSWERED_THERE for name in REQUEST_FEATURES},
     }  # fmt: skip
 
 

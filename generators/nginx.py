@@ -42,7 +42,7 @@ from markupsafe import Markup
 from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import UNSAFE, Binding, BindingSet, Route
 
-from osscname.features import Declaration, Refused, Supported
+from osscname.features import Declaration, Deviates, Refused, Supported
 
 from .base import Target, environment, make_parser, options_from, parse_upstream, run
 
@@ -196,7 +196,18 @@ def declare(options: Options) -> dict[str, Declaration]:
         "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
         "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(), "wildcard": Supported(),
-        "zone_apex": Supported(),
+        "zone_apex": Supported(), "request.absolute_form": Supported(),
+        "request.invalid_characters": Deviates(
+            "nginx answers 400 itself to a request line with a raw space, control character or DEL (before it reads Host)"
+        ),
+        "request.unnormalisable": Deviates(
+            "nginx answers 400 itself to a path it cannot normalise (a `..` above the root, `%00`, a malformed `%`-escape), "
+            "before it reads Host: no binding's header (HSTS) is on that answer"
+        ),
+        "request.invalid_host": Deviates(
+            "nginx looks up Host values the middleware takes for no host name (a leading dot, a `_` label, a bad A-label) "
+            "as the name they end in, so a wildcard can answer them"
+        ),
     }  # fmt: skip
 
 

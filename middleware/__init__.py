@@ -49,7 +49,9 @@ Semantics (the conformance corpus checks each of them)
   first (``*.x.com`` covers any depth below ``x.com``, not ``x.com``).
 * The request target is used as the client sent it: ``REQUEST_URI`` / ``RAW_URI`` when the server
   provides them, else ``SCRIPT_NAME + PATH_INFO`` re-quoted per PEP 3333; the query verbatim.
-  Characters that cannot appear in a URL (controls, spaces, raw non-ASCII) are percent-encoded.
+  Characters a URI cannot hold raw (controls, spaces, raw non-ASCII, ``"<>\\^`{|}``) are
+  percent-encoded, in a Location and upstream alike (RFC 3986; a backslash above all, which a WHATWG
+  URL parser reads as ``/``).
 * ``https.force``: a plain-http request gets ``301`` to ``https://<host><target>`` before anything
   else. ``hsts``: ``Strict-Transport-Security: max-age=N`` on every https response of the binding
   (redirects, proxied responses, and the 4xx/5xx the middleware makes).

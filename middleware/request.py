@@ -5,13 +5,16 @@ untouched, as nginx's ``$request_uri``), because re-encoding a decoded path is l
 ``+`` vs ``%2B``). Servers that keep the raw target expose it (waitress ``REQUEST_URI``, gunicorn
 ``RAW_URI``, werkzeug both); otherwise ``SCRIPT_NAME + PATH_INFO`` is re-quoted per PEP 3333.
 
-A raw target is used verbatim only when it is printable ASCII without spaces: anything else (a server
-that lets control characters or raw UTF-8 through) is percent-encoded here, so no byte a client sent
-can ever split a response header.
+A raw target is used verbatim only as far as a URI may hold it raw (RFC 3986: unreserved, sub-delims,
+``:``, ``@``, ``/``, ``%`` escapes, and ``?`` in the query): anything else (a space, ``"<>\\^`{|}``, a
+control character, raw UTF-8, which some servers let through) is percent-encoded here, byte for byte. A
+Location is a URI, so no byte a client sent can split a response header, and every target sends the same
+bytes upstream (a backslash above all: a WHATWG URL parser reads it as ``/``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -24,9 +27,13 @@ _RAW_PATH_SAFE = _PATH_SAFE + "%"
 _RAW_QUERY_SAFE = _RAW_PATH_SAFE + "?"
 
 
+#: What a URI holds raw: RFC 3986 unreserved, sub-delims, ":", "@", "/", "%" (escapes), and "?" (query).
+_URI_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*")
+
+
 def _clean(text: str) -> bool:
-    """True if ``text`` can go into a URL and a header as it is (printable ASCII, no space)."""
-    return text.isascii() and text.isprintable() and " " not in text
+    """True if ``text`` can go into a URI (and a header) as it is."""
+    return _URI_CHARACTERS.fullmatch(text) is not None
 
 
 def _quote_text(text: str, safe: str) -> str:

@@ -24,7 +24,7 @@ from .hosts import is_ip_address, split_host_port
 from .model import Binding, Route
 
 __all__ = ["FEATURES", "FIELD_FEATURES", "BINDING_FEATURES", "Supported", "Deviates", "Refused", "Declaration",
-           "route_features", "binding_features", "unclassified", "refusals"]  # fmt: skip
+           "route_features", "binding_features", "unclassified", "refusals", "REQUEST_FEATURES"]  # fmt: skip
 
 #: Every feature, with what it means (the README's tables use these sentences).
 FEATURES: dict[str, str] = {
@@ -56,6 +56,11 @@ FEATURES: dict[str, str] = {
     "icp": "`icp`: the domain's ICP filing number",
     "wildcard": "`*.name`: every name below `name`, at any depth",
     "zone_apex": "the domain is the apex of its DNS zone",
+    # What a request can be, whatever its binding: how a target treats such requests is declared too.
+    "request.absolute_form": "an absolute-form target (`GET http://host/path HTTP/1.1`): routed by its authority, the Host header ignored (RFC 9112 §3.2.2)",
+    "request.invalid_characters": "a target with bytes RFC 9112 does not allow raw (space, controls, DEL, bytes outside ASCII or not UTF-8, `\"<>\\^`{|}`): the middleware percent-encodes them",
+    "request.unnormalisable": "a path with `..` above the root, `%00` or a malformed `%`-escape: kept as sent (redirect), 400 for a dot segment (rewrite), passed on otherwise",
+    "request.invalid_host": "a Host that is no host name (an empty or `_` label, a leading or trailing `-`, a bad A-label, a port that is not a number): unbound, the app answers",
 }
 
 #: Route setting → the features it can switch on. A test checks the keys against the route's settings,
@@ -81,6 +86,9 @@ FIELD_FEATURES: dict[str, tuple[str, ...]] = {
 }
 #: Features of the binding rather than its route: its domain, and where that stands in DNS.
 BINDING_FEATURES = ("wildcard", "zone_apex")
+#: Features of requests, which no binding switches on: only declared (the differential test holds each
+#: target to its declaration), never a reason to refuse a binding.
+REQUEST_FEATURES = tuple(name for name in FEATURES if name.startswith("request."))
 
 
 @dataclass(frozen=True)

@@ -76,15 +76,16 @@ function lookup(table, name) {
   return null;
 }
 
-// [path, query] as the middleware reads them (osscname.middleware.request.raw_target): each as sent
-// when it is printable ASCII, else percent-encoded byte by byte (UTF-8), existing escapes kept. So a
-// Location is a URI: no raw non-ASCII byte or control character in it.
+// [path, query] as the middleware reads them (osscname.middleware.request.raw_target): what a URI may
+// hold raw (RFC 3986 unreserved, sub-delims, ':', '@', '/', '%' escapes, '?') as sent, anything else
+// percent-encoded byte by byte (UTF-8). So a Location is a URI, and a '\' goes upstream as %5C (a
+// WHATWG URL parser, fetch()'s, would read it as '/').
 function rawTarget(path, query) {
   return [quoteUnclean(path), quoteUnclean(query)];
 }
 
 function quoteUnclean(text) {
-  if (/^[\x21-\x7e]*$/.test(text)) {
+  if (/^[A-Za-z0-9_.~\-\/:@!$&'()*+,;=%?]*$/.test(text)) {
     return text;
   }
   // Runs of characters, so that both halves of a surrogate pair (V8's strings) are encoded together.

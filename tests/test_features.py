@@ -42,7 +42,8 @@ def test_every_route_setting_says_which_features_it_brings() -> None:
     assert tuple(FIELD_FEATURES) == SETTINGS
     named = {name for names in FIELD_FEATURES.values() for name in names}
     assert named <= set(FEATURES)
-    assert set(FEATURES) - named == set(features.BINDING_FEATURES)
+    assert set(FEATURES) - named == set(features.BINDING_FEATURES) | set(features.REQUEST_FEATURES)
+    assert features.REQUEST_FEATURES and all(name.startswith("request.") for name in features.REQUEST_FEATURES)
 
 
 def test_registry_lists_every_target_once() -> None:

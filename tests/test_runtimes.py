@@ -162,6 +162,6 @@ def test_the_edge_cases_are_bound_or_not_as_the_middleware_says(compared: list[A
     assert hosts["img.abc.com:http"] == (None, None) and hosts["a_b.cdn.example.org"] == (None, None)
     assert hosts["bücher.cdn.example.org"][0] == "xn--bcher-kva.cdn.example.org" and hosts["bücher.cdn.example.org"][1] is not None
     extra = {(request[2], request[3]): ours[1] for request, ours, core in compared if request in REQUESTS}
-    assert extra[("files.abc.com", "/..\\secret.txt")]["path"] == "/public/..\\secret.txt"
+    assert extra[("files.abc.com", "/..\\secret.txt")]["path"] == "/public/..%5Csecret.txt"
     assert extra[("img.abc.com", "/ü?q=é")]["headers"][0] == ["location", "http://abc-img.oss-cn-hangzhou.aliyuncs.com/%C3%BC?q=%C3%A9"]
     assert extra[("go.example.org", "/x?")]["headers"][0] == ["location", "https://go.example.org/x"]

@@ -102,15 +102,16 @@ function lookup(table, name) {
   return null;
 }
 
-// [path, query] as the middleware reads them (osscname.middleware.request.raw_target): each as sent
-// when it is printable ASCII, else percent-encoded byte by byte (UTF-8), existing escapes kept. So a
-// Location is a URI: no raw non-ASCII byte or control character in it.
+// [path, query] as the middleware reads them (osscname.middleware.request.raw_target): what a URI may
+// hold raw (RFC 3986 unreserved, sub-delims, ':', '@', '/', '%' escapes, '?') as sent, anything else
+// percent-encoded byte by byte (UTF-8). So a Location is a URI, and a '\' goes upstream as %5C (a
+// WHATWG URL parser, fetch()'s, would read it as '/').
 function rawTarget(path, query) {
   return [quoteUnclean(path), quoteUnclean(query)];
 }
 
 function quoteUnclean(text) {
-  if (/^[\x21-\x7e]*$/.test(text)) {
+  if (/^[A-Za-z0-9_.~\-\/:@!$&'()*+,;=%?]*$/.test(text)) {
     return text;
   }
   // Runs of characters, so that both halves of a surrogate pair (V8's strings) are encoded together.
@@ -271,16 +272,11 @@ function punycode(text) {
 //   GET or HEAD: a folder URL without its slash is served, redirected (302) or left 404 per subdir,
 //   then the error document (a key from the bucket's root) is served with status 404.
 // - fetch() reads its URL with the WHATWG parser, which takes '\' for '/' and then removes dot
-//   segments: a '\' of the path is sent as %5C, so the key fetched is the key the middleware fetches
-//   and never one outside the object root.
+//   segments: the path reaches it as the middleware sends it, '\' as %5C (core.js rawTarget), so the
+//   key fetched is the key the middleware fetches and never one outside the object root.
 
 // Conditions and ranges apply to the requested object, not to a folder probe or an error document.
 const CONDITIONAL = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
-
-// A path (percent-encoded already) as a fetch() URL must carry it for the bucket to get the same key.
-function fetchable(path) {
-  return path.replace(/\\/g, '%5C');
-}
 
 // An answer of decide() (or of the follow-ups) as a Response; HEAD gets no body.
 function respond(request, made) {
@@ -301,7 +297,7 @@ function upstream(request, url, method, conditional) {
 // The bucket said 404 to a GET or HEAD: the folder URL without its slash (subdir), then the error document.
 async function missing(request, response, decision, origin) {
   if (decision.folder) {
-    const folder = origin + fetchable(decision.folderPath);
+    const folder = origin + decision.folderPath;
     if (decision.folder === 'serve') {
       const served = await upstream(request, folder + decision.suffix, request.method, true);
       if (served.status !== 404) {
@@ -314,14 +310,14 @@ async function missing(request, response, decision, origin) {
   if (!decision.errorPath) {
     return response;
   }
-  const page = await upstream(request, origin + fetchable(decision.errorPath), request.method, false);
+  const page = await upstream(request, origin + decision.errorPath, request.method, false);
   return page.status === 200 ? new Response(page.body, { status: 404, headers: page.headers }) : page;
 }
 
 async function forward(request, route, decision) {
   const origin = decision.scheme + '://' + route.bucket_host;
   try {
-    const response = await upstream(request, origin + fetchable(decision.path) + decision.suffix, request.method, true);
+    const response = await upstream(request, origin + decision.path + decision.suffix, request.method, true);
     return response.status === 404 && (decision.folder || decision.errorPath) ? await missing(request, response, decision, origin) : response;
   } catch (unreachable) {
     return respond(request, answer(TABLE, 502, []));

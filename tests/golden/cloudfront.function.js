@@ -87,7 +87,7 @@ function rawTarget(path, query) {
 }
 
 function quoteUnclean(text) {
-  if (/^[\x21-\x7e]*$/.test(text)) {
+  if (/^[A-Za-z0-9_.~\-\/:@!$&'()*+,;=%?]*$/.test(text)) {
     return text;
   }
   return text.replace(/[^A-Za-z0-9_.~\-\/:@!$&'()*+,;=%?]+/g, encodeURIComponent);

@@ -115,15 +115,16 @@ test('dot segments: "\\" is a character of the key, as in the middleware', () =>
   }
 });
 
-test('target: printable ASCII stays as sent, "\\" included', () => {
-  assert.deepEqual(rawTarget('/a%20b/..\\c', 'q=%2F&x'), ['/a%20b/..\\c', 'q=%2F&x']);
-  assert.deepEqual(rawTarget('/a{b}|^"', 'x=`'), ['/a{b}|^"', 'x=`']);
+test('target: what a URI holds raw stays as sent; "\\" and the other characters it cannot hold are encoded', () => {
+  assert.deepEqual(rawTarget("/a%20b/c:@!$&'()*+,;=~-._", 'q=%2F&x?y'), ["/a%20b/c:@!$&'()*+,;=~-._", 'q=%2F&x?y']);
+  assert.deepEqual(rawTarget('/a%20b/..\\c', 'q=%2F&x'), ['/a%20b/..%5Cc', 'q=%2F&x']);
+  assert.deepEqual(rawTarget('/a{b}|^"', 'x=`<>'), ['/a%7Bb%7D%7C%5E%22', 'x=%60%3C%3E']);
 });
 
 test('target: raw non-ASCII and controls are percent-encoded as the middleware does', () => {
   assert.deepEqual(rawTarget('/ü', 'q=é'), ['/%C3%BC', 'q=%C3%A9']);
   assert.deepEqual(rawTarget('/a b', 'x=a b'), ['/a%20b', 'x=a%20b']);
-  // once a part is not printable ASCII, every character outside RFC 3986 pchar (and "%") is encoded
+  // every character outside RFC 3986 pchar (and "%", "?" in the query) is encoded, whatever else is there
   assert.deepEqual(rawTarget('/ü\\x%41', 'é?"'), ['/%C3%BC%5Cx%41', '%C3%A9?%22']);
   assert.deepEqual(rawTarget('/😀', ''), ['/%F0%9F%98%80', '']);
   assert.deepEqual(rawTarget('/\u0001', ''), ['/%01', '']);
