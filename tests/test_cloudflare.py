@@ -26,7 +26,6 @@ import re
 import socket
 import ssl
 import subprocess
-import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
