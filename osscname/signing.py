@@ -57,8 +57,10 @@ MAX_EXPIRES = 7 * 24 * 3600
 
 _CANONICAL_PATH = re.compile(r"[A-Za-z0-9/_.~-]*")  # nothing to re-encode: the common case, skipped cheaply
 _CANONICAL_PART = re.compile(r"[A-Za-z0-9_.~-]*")
-_METHOD = re.compile(r"[A-Z]+")
-_HOST = re.compile(r"[!-~]+")  # sent as the Host header and, for SigV4, signed as it is
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# Each byte's canonical spelling, in a path and in a query name or value (what quote() computes, by table lookup).
+_PATH_BYTES = tuple(chr(byte) if byte in _UNRESERVED or byte == 0x2F else f"%{byte:02X}" for byte in range(256))
+_PART_BYTES = tuple(chr(byte) if byte in _UNRESERVED else f"%{byte:02X}" for byte in range(256))
 _REGION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # a scope component: no "/", no spaces
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 
@@ -74,12 +76,12 @@ def _canonical_path(path: str) -> str:
     """``path`` percent-decoded, then re-encoded with only the unreserved characters and ``/`` left as they are."""
     if not path.startswith("/"):
         raise ValueError(f"path must start with '/': {path!r}")
-    return path if _CANONICAL_PATH.fullmatch(path) else quote(unquote_to_bytes(path), safe="/")
+    return path if _CANONICAL_PATH.fullmatch(path) else "".join(map(_PATH_BYTES.__getitem__, unquote_to_bytes(path)))
 
 
 def _canonical_part(part: str) -> str:
     """A query name or value percent-decoded (``+`` stays a plus), then re-encoded with only the unreserved characters left."""
-    return part if _CANONICAL_PART.fullmatch(part) else quote(unquote_to_bytes(part), safe="")
+    return part if _CANONICAL_PART.fullmatch(part) else "".join(map(_PART_BYTES.__getitem__, unquote_to_bytes(part)))
 
 
 class Signer(ABC):
@@ -89,7 +91,7 @@ class Signer(ABC):
     state it keeps is the cached signing key and timestamp, replaced whole (a tuple) when they change.
     """
 
-    __slots__ = ("region", "_credentials", "_scope_tail", "_key_cache", "_stamp_cache")
+    __slots__ = ("region", "_credentials", "_scope_tail", "_key_cache", "_stamp_cache", "_identity_cache")
 
     algorithm: ClassVar[str]
     _secret_prefix: ClassVar[str]
@@ -104,8 +106,9 @@ class Signer(ABC):
         self.region = region
         self._credentials = as_provider(credentials)
         self._scope_tail = f"/{region}/{self._service}/{self._terminator}"
-        self._key_cache: tuple[str, str, bytes] = ("", "", b"")
+        self._key_cache: tuple[str, str, hmac.HMAC] | None = None
         self._stamp_cache: tuple[int, str] = (-1, "")
+        self._identity_cache: tuple[Credentials, str, str, str | None] | None = None
 
     @staticmethod
     def for_oss(region: str, bucket: str, credentials: CredentialsSource) -> Signer:
@@ -146,7 +149,7 @@ class Signer(ABC):
         if credentials.expires is not None:
             expires = max(1, min(expires, int(credentials.expires - now)))
         path = _canonical_path(path)
-        query = self._join(self._pairs(query) + self._auth_params(credentials, stamp, scope, expires))
+        query = self._join(self._pairs(query) + self._auth_params(*self._identity(credentials, scope), stamp, expires))
         lines, signed_names = self._presigned_headers(host)
         canonical = f"{method}\n{self._uri(path)}\n{query}\n{lines}\n{signed_names}\n{UNSIGNED_PAYLOAD}"
         return f"{path}?{query}&{self._signature_param}={self._signature(key, stamp, scope, canonical)}"
@@ -163,11 +166,12 @@ class Signer(ABC):
 
     # --- shared steps ------------------------------------------------------------------------------
 
-    def _prepare(self, method: str, host: str, now: float) -> tuple[Credentials, str, str, bytes]:
+    def _prepare(self, method: str, host: str, now: float) -> tuple[Credentials, str, str, hmac.HMAC]:
         """The credentials to sign with at ``now``, the timestamp, the credential scope and the signing key."""
-        if not isinstance(method, str) or not _METHOD.fullmatch(method):
+        if not isinstance(method, str) or not (method.isascii() and method.isalpha() and method.isupper()):
             raise ValueError(f"method {method!r} is not an upper-case HTTP method")
-        if not isinstance(host, str) or not _HOST.fullmatch(host):
+        # The Host is sent as a header and, for SigV4, signed as it is: printable ASCII, no space, nothing to split a header with.
+        if not isinstance(host, str) or not (host.isascii() and host.isprintable()) or " " in host or not host:
             raise ValueError(f"host {host!r} is not a Host header value")
         credentials = self._credentials()
         if credentials.expired(now):
@@ -186,20 +190,37 @@ class Signer(ABC):
             self._stamp_cache = cached
         return cached[1]
 
-    def _signing_key(self, secret: str, date: str) -> bytes:
-        """HMAC-SHA256 chain prefix+secret -> date -> region -> service -> terminator, once per secret and day."""
+    def _signing_key(self, secret: str, date: str) -> hmac.HMAC:
+        """HMAC-SHA256 chain prefix+secret -> date -> region -> service -> terminator, once per secret and day.
+
+        Kept as an HMAC keyed with the result, never updated: each signature copies it, which skips the
+        key set-up that a fresh ``hmac.new`` repeats.
+        """
         cached = self._key_cache
-        if cached[1] != date or cached[0] != secret:
+        if cached is None or cached[1] != date or cached[0] != secret:
             key = (self._secret_prefix + secret).encode("utf-8")
             for part in (date, self.region, self._service, self._terminator):
                 key = hmac.digest(key, part.encode("utf-8"), "sha256")
-            cached = (secret, date, key)
+            cached = (secret, date, hmac.new(key, digestmod=hashlib.sha256))
             self._key_cache = cached
         return cached[2]
 
-    def _signature(self, key: bytes, stamp: str, scope: str, canonical_request: str) -> str:
+    def _identity(self, credentials: Credentials, scope: str) -> tuple[str, str | None]:
+        """``<key id>/<scope>`` and the session token as query values, encoded once per credentials and day
+        (an STS token is a kilobyte of base64)."""
+        cached = self._identity_cache
+        if cached is None or cached[0] is not credentials or cached[1] != scope:
+            token = credentials.session_token
+            encoded = quote(f"{credentials.access_key_id}/{scope}", safe="")
+            cached = (credentials, scope, encoded, None if token is None else quote(token, safe=""))
+            self._identity_cache = cached
+        return cached[2], cached[3]
+
+    def _signature(self, key: hmac.HMAC, stamp: str, scope: str, canonical_request: str) -> str:
         digest = hashlib.sha256(canonical_request.encode("utf-8")).hexdigest()
-        return hmac.digest(key, f"{self.algorithm}\n{stamp}\n{scope}\n{digest}".encode(), "sha256").hex()
+        mac = key.copy()
+        mac.update(f"{self.algorithm}\n{stamp}\n{scope}\n{digest}".encode())
+        return mac.hexdigest()
 
     def _pairs(self, query: str) -> list[tuple[str, str]]:
         """The query's (name, value) pairs, canonically encoded, without the signing parameters."""
@@ -231,8 +252,8 @@ class Signer(ABC):
         """(canonical header lines, signed header names) of a presigned request."""
 
     @abstractmethod
-    def _auth_params(self, credentials: Credentials, stamp: str, scope: str, expires: int) -> list[tuple[str, str]]:
-        """The signing parameters of a presigned URL but the signature, encoded."""
+    def _auth_params(self, credential: str, token: str | None, stamp: str, expires: int) -> list[tuple[str, str]]:
+        """The signing parameters of a presigned URL but the signature, from the encoded credential and token."""
 
     @abstractmethod
     def _authorization(self, key_id: str, scope: str, signed_names: str, signature: str) -> str:
@@ -278,11 +299,10 @@ class _OssSigner(Signer):
     def _presigned_headers(self, host: str) -> tuple[str, str]:
         return "", ""
 
-    def _auth_params(self, credentials: Credentials, stamp: str, scope: str, expires: int) -> list[tuple[str, str]]:
-        params = [("x-oss-signature-version", self.algorithm), ("x-oss-credential", quote(f"{credentials.access_key_id}/{scope}", safe="")),
-                  ("x-oss-date", stamp), ("x-oss-expires", str(expires))]  # fmt: skip
-        if credentials.session_token is not None:
-            params.append(("x-oss-security-token", quote(credentials.session_token, safe="")))
+    def _auth_params(self, credential: str, token: str | None, stamp: str, expires: int) -> list[tuple[str, str]]:
+        params = [("x-oss-signature-version", self.algorithm), ("x-oss-credential", credential), ("x-oss-date", stamp), ("x-oss-expires", str(expires))]
+        if token is not None:
+            params.append(("x-oss-security-token", token))
         return params
 
     def _authorization(self, key_id: str, scope: str, signed_names: str, signature: str) -> str:
@@ -321,11 +341,11 @@ class _S3Signer(Signer):
     def _presigned_headers(self, host: str) -> tuple[str, str]:
         return f"host:{host}\n", "host"
 
-    def _auth_params(self, credentials: Credentials, stamp: str, scope: str, expires: int) -> list[tuple[str, str]]:
-        params = [("X-Amz-Algorithm", self.algorithm), ("X-Amz-Credential", quote(f"{credentials.access_key_id}/{scope}", safe="")),
-                  ("X-Amz-Date", stamp), ("X-Amz-Expires", str(expires)), ("X-Amz-SignedHeaders", "host")]  # fmt: skip
-        if credentials.session_token is not None:
-            params.append(("X-Amz-Security-Token", quote(credentials.session_token, safe="")))
+    def _auth_params(self, credential: str, token: str | None, stamp: str, expires: int) -> list[tuple[str, str]]:
+        params = [("X-Amz-Algorithm", self.algorithm), ("X-Amz-Credential", credential), ("X-Amz-Date", stamp), ("X-Amz-Expires", str(expires)),
+                  ("X-Amz-SignedHeaders", "host")]  # fmt: skip
+        if token is not None:
+            params.append(("X-Amz-Security-Token", token))
         return params
 
     def _authorization(self, key_id: str, scope: str, signed_names: str, signature: str) -> str:
