@@ -3,8 +3,9 @@
 Run: python bench/signing.py
 Aim: signing one OSS V4 or SigV4 request (headers) <= 10 us; presigning likewise.
 
-Each figure is the best of several runs of a tight loop calling the signer as a proxy would, with the
-clock read on each call (``now`` left out), so it includes the timestamp and the credentials lookup.
+Each figure is the best of RUNS short loops (short, so that a quiet moment of a shared machine is
+caught) calling the signer as a proxy would, with the clock read on each call (``now`` left out): it
+includes the timestamp and the credentials lookup.
 The signing key is derived once per secret and day; "key derivation" shows what each call would cost
 without that cache (a signer built anew per call).
 """
@@ -19,8 +20,8 @@ from collections.abc import Callable
 from osscname.credentials import Credentials, RefreshingCredentials
 from osscname.signing import Signer
 
-RUNS = 7
-CALLS = 100_000
+RUNS = 25
+CALLS = 20_000
 CREDENTIALS = Credentials("LTAI5tBenchmarkKey01", "benchmark-secret-0123456789abcdef")
 TEMPORARY = Credentials("STS.NUbenchmark", "benchmark-secret", session_token="CAIS" + "x" * 600, expires=time.time() + 86400)
 OSS_HOST = "abc-files.oss-cn-hangzhou.aliyuncs.com"
