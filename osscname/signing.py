@@ -88,7 +88,8 @@ class Signer(ABC):
     """Signs requests for one bucket (OSS) or endpoint (S3-compatible) with one credentials source.
 
     Build one with :meth:`for_oss` or :meth:`for_s3` at start-up and share it between threads: the only
-    state it keeps is the cached signing key and timestamp, replaced whole (a tuple) when they change.
+    state it keeps is caches (the signing key, the timestamp text, the encoded credential), each a tuple
+    replaced whole when it changes, and the keyed HMAC is only ever copied, never updated in place.
     """
 
     __slots__ = ("region", "_credentials", "_scope_tail", "_key_cache", "_stamp_cache", "_identity_cache")

@@ -88,6 +88,8 @@ class LocalOrigin:
 
     Bucket folders are named as OSS buckets are (lower-case letters, digits, hyphens); others are never
     served. ``cnames`` maps a custom domain (as in ``Host``, without port; any case) to a bucket name.
+    ``private`` maps a bucket name to the credentials that may read it (signed OSS V4, scoped to
+    ``region``); it needs the ``alibabacloud-oss-v2`` package, whose signer checks the signatures.
     """
 
     def __init__(self, root: str | os.PathLike[str], cnames: Mapping[str, str] | None = None,
