@@ -466,7 +466,7 @@ class RawTargetHandler(WSGIRequestHandler):
         environ: dict[str, Any] = super().get_environ()
         environ["REQUEST_URI"] = self.requestline.split()[1]  # self.path has a leading "//" collapsed
         if self.headers.get("Content-Type") is None:
-            del environ["CONTENT_TYPE"]  # wsgiref puts "text/plain" there; OSS signs Content-Type when it is sent
+            environ.pop("CONTENT_TYPE", None)  # wsgiref puts "text/plain" there; OSS signs Content-Type when it is sent
         return environ
 
     def log_message(self, format: str, *args: Any) -> None:
