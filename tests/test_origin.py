@@ -20,14 +20,17 @@ import sys
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from pathlib import Path
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
 
+from osscname.credentials import Credentials
+from osscname.signing import Signer
 from osscname.testing import LocalOrigin, RunningOrigin, serve_origin
 from osscname.testing.pytest_plugin import OriginFactory
-from realserver import Answer, send
+from realserver import IN_CI, Answer, send
 
 pytest_plugins = ["osscname.testing.pytest_plugin", "pytester"]
 
@@ -554,3 +557,167 @@ def test_serve_bucket_dir_not_a_folder_exit_2(tmp_path: Path, capsys: pytest.Cap
     target = tmp_path / name
     assert main([str(target), "--port", "0"]) == 2
     assert capsys.readouterr().err == f"osscname serve-bucket: error: {target} is not a folder\n"
+
+
+# --- private buckets -----------------------------------------------------------------------------
+# The origin checks OSS V4 signatures with the official SDK's signer; tests/test_signing.py proves this
+# project's signer against it. Here: what the origin answers, and that it refuses what OSS refuses.
+
+SECURE = "abc-secure"
+SECURE_HOST = f"{SECURE}.oss-cn-hangzhou.aliyuncs.com"
+OWNER = Credentials("LTAI5tOwnerExample01", "owner-secret")
+TEMPORARY = Credentials("STS.NUtemporary", "temporary-secret", session_token="CAIStoken==")
+LAPSED = Credentials("STS.NUlapsed", "lapsed-secret", session_token="CAISlapsed==", expires=time.time() - 1)
+
+
+@pytest.fixture
+def private_origin(tmp_path: Path) -> Iterator[RunningOrigin]:
+    """Bucket ``abc-secure`` readable by OWNER, TEMPORARY and (expired) LAPSED, beside the public ``abc-files``."""
+    if not IN_CI:
+        pytest.importorskip("alibabacloud_oss_v2")  # under CI a missing SDK fails (the origin raises ImportError)
+    write(tmp_path / SECURE / "a.txt", OBJECTS["a.txt"])
+    write(tmp_path / BUCKET / "a.txt", OBJECTS["a.txt"])
+    with serve_origin(tmp_path, cnames={"secure.abc.com": SECURE}, private={SECURE: [OWNER, TEMPORARY, LAPSED]}) as origin:
+        yield origin
+
+
+def signed_headers(credentials: Credentials, path: str = "/a.txt", method: str = "GET", now: float | None = None) -> dict[str, str]:
+    signed = Signer.for_oss("cn-hangzhou", SECURE, credentials).sign(method, SECURE_HOST, path, now=now)
+    return dict(signed.headers)
+
+
+def test_private_bucket_refuses_anonymous_requests_as_oss(private_origin: RunningOrigin) -> None:
+    reply = fetch(private_origin.port, "/a.txt", host=SECURE_HOST)
+    assert reply.status == 403
+    assert oss_error(reply) == {"Code": "AccessDenied", "Message": "You have no right to access this object because of bucket acl.",
+                                "RequestId": reply.headers["x-oss-request-id"], "HostId": SECURE_HOST}  # fmt: skip
+    head = fetch(private_origin.port, "/a.txt", host=SECURE_HOST, method="HEAD")
+    assert (head.status, head.body, head.headers["Content-Type"]) == (403, b"", "application/xml")
+    assert fetch(private_origin.port, "/a.txt", host="secure.abc.com").status == 403
+
+
+def test_private_bucket_serves_signed_requests(private_origin: RunningOrigin) -> None:
+    for credentials in (OWNER, TEMPORARY):
+        reply = fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=signed_headers(credentials))
+        assert (reply.status, reply.body) == (200, OBJECTS["a.txt"])
+    head = fetch(private_origin.port, "/a.txt", host=SECURE_HOST, method="HEAD", headers=signed_headers(OWNER, method="HEAD"))
+    assert (head.status, head.headers["ETag"], head.body) == (200, etag(OBJECTS["a.txt"]), b"")
+
+
+def test_public_bucket_beside_a_private_one_needs_no_signature(private_origin: RunningOrigin) -> None:
+    assert fetch(private_origin.port, "/a.txt").body == OBJECTS["a.txt"]
+    assert fetch(private_origin.port, "/a.txt", headers={"Authorization": "OSS4-HMAC-SHA256 Credential=x/y/z/oss/aliyun_v4_request,Signature=0"}).status == 200
+
+
+def test_bucket_and_host_errors_come_before_the_signature(private_origin: RunningOrigin) -> None:
+    assert oss_error(fetch(private_origin.port, "/a.txt", host="nobucket.oss-cn-hangzhou.aliyuncs.com"))["Code"] == NO_BUCKET
+    assert oss_error(fetch(private_origin.port, f"/{SECURE}/a.txt", host="oss-cn-hangzhou.aliyuncs.com"))["Code"] == PATH_STYLE
+    assert fetch(private_origin.port, "/a.txt", host=SECURE_HOST, method="PUT", headers=signed_headers(OWNER, method="PUT")).status == 405
+
+
+def test_signature_mismatch_reports_what_oss_reports(private_origin: RunningOrigin) -> None:
+    headers = signed_headers(OWNER)
+    provided = headers["Authorization"].rpartition("Signature=")[2]
+    headers["Authorization"] = headers["Authorization"].replace(provided, "0" * 64)
+    reply = fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=headers)
+    error = oss_error(reply)
+    assert reply.status == 403 and error["Code"] == "SignatureDoesNotMatch"
+    assert (error["OSSAccessKeyId"], error["SignatureProvided"]) == (OWNER.access_key_id, "0" * 64)
+    assert error["StringToSign"].startswith(f"OSS4-HMAC-SHA256\n{headers['x-oss-date']}\n{headers['x-oss-date'][:8]}/cn-hangzhou/oss/aliyun_v4_request\n")
+    assert OWNER.secret not in reply.body.decode()
+
+
+@pytest.mark.parametrize("headers, status, code, fields", [
+    pytest.param({"Authorization": "OSS LTAIx:c2lnbmF0dXJl"}, 400, "InvalidArgument", {}, id="v1-refused"),
+    pytest.param({"Authorization": "OSS4-HMAC-SHA256 Signature=00"}, 400, "InvalidArgument", {}, id="no-credential"),
+    pytest.param({"Authorization": "OSS4-HMAC-SHA256 Credential=LTAIx/20260101,Signature=00"}, 400, "InvalidArgument", {}, id="short-credential"),
+    pytest.param({"Authorization": "OSS4-HMAC-SHA256 Credential=LTAIx/20260101/cn-hangzhou/oss/aliyun_v4_request,Signature=00"},
+                 403, "AccessDenied", {}, id="no-x-oss-date"),
+    pytest.param({"Authorization": "OSS4-HMAC-SHA256 Credential=LTAIunknown/20260101/cn-hangzhou/oss/aliyun_v4_request,Signature=00",
+                  "x-oss-date": "{now}"}, 403, "InvalidAccessKeyId", {"OSSAccessKeyId": "LTAIunknown"}, id="unknown-key-id"),
+])  # fmt: skip
+def test_malformed_or_unknown_authorization(private_origin: RunningOrigin, headers: dict[str, str], status: int, code: str, fields: dict[str, str]) -> None:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    reply = fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers={name: value.format(now=stamp) for name, value in headers.items()})
+    error = oss_error(reply)
+    assert (reply.status, error["Code"]) == (status, code)
+    assert {name: error[name] for name in fields} == fields
+
+
+def test_request_time_too_skewed(private_origin: RunningOrigin) -> None:
+    headers = signed_headers(OWNER, now=time.time() - 16 * 60)
+    error = oss_error(fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=headers))
+    assert error["Code"] == "RequestTimeTooSkewed" and error["RequestTime"] == headers["x-oss-date"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", error["ServerTime"])
+    assert fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=signed_headers(OWNER, now=time.time() - 14 * 60)).status == 200
+
+
+def test_security_tokens(private_origin: RunningOrigin) -> None:
+    no_token = signed_headers(Credentials(TEMPORARY.access_key_id, TEMPORARY.secret))
+    other_token = signed_headers(Credentials(TEMPORARY.access_key_id, TEMPORARY.secret, session_token="CAISother=="))
+    lapsed = signed_headers(Credentials(LAPSED.access_key_id, LAPSED.secret, LAPSED.session_token))  # the signer does not know it lapsed
+    assert oss_error(fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=no_token))["Code"] == "InvalidSecurityToken"
+    assert oss_error(fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=other_token))["Code"] == "InvalidSecurityToken"
+    assert oss_error(fetch(private_origin.port, "/a.txt", host=SECURE_HOST, headers=lapsed))["Code"] == "SecurityTokenExpired"
+
+
+def test_presigned_url_expiry_and_lifetime(private_origin: RunningOrigin) -> None:
+    signer = Signer.for_oss("cn-hangzhou", SECURE, OWNER)
+    assert fetch(private_origin.port, signer.presign("GET", SECURE_HOST, "/a.txt", expires=5), host=SECURE_HOST).body == OBJECTS["a.txt"]
+    expired = fetch(private_origin.port, signer.presign("GET", SECURE_HOST, "/a.txt", expires=5, now=time.time() - 6), host=SECURE_HOST)
+    error = oss_error(expired)
+    assert (expired.status, error["Code"], error["Message"]) == (403, "AccessDenied", "Request has expired.")
+    assert set(error) >= {"Expires", "ServerTime"} and error["Expires"] < error["ServerTime"]
+    future = fetch(private_origin.port, signer.presign("GET", SECURE_HOST, "/a.txt", expires=60, now=time.time() + 16 * 60), host=SECURE_HOST)
+    assert (future.status, oss_error(future)["Message"]) == (403, "Request is not valid yet.")
+
+
+@pytest.mark.parametrize("change, code", [
+    pytest.param(("x-oss-signature-version=OSS4-HMAC-SHA256", "x-oss-signature-version=OSS2"), "InvalidArgument", id="not-v4"),
+    pytest.param(("x-oss-expires=60", "x-oss-expires=604801"), "InvalidArgument", id="over-7-days"),
+    pytest.param(("x-oss-expires=60", "x-oss-expires=0"), "InvalidArgument", id="zero"),
+    pytest.param(("x-oss-expires=60", "x-oss-expires=sixty"), "InvalidArgument", id="not-a-number"),
+    pytest.param(("x-oss-date=", "x-oss-date=2026-01-01&x="), "AccessDenied", id="bad-date"),
+])  # fmt: skip
+def test_malformed_presigned_url(private_origin: RunningOrigin, change: tuple[str, str], code: str) -> None:
+    target = Signer.for_oss("cn-hangzhou", SECURE, OWNER).presign("GET", SECURE_HOST, "/a.txt", expires=60)
+    assert change[0] in target
+    reply = fetch(private_origin.port, target.replace(*change), host=SECURE_HOST)
+    assert reply.status in (400, 403) and oss_error(reply)["Code"] == code
+
+
+def test_private_bucket_arguments_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="private: '../x' is not a bucket name"):
+        LocalOrigin(tmp_path, private={"../x": [OWNER]})
+    with pytest.raises(TypeError, match="must be osscname.credentials.Credentials"):
+        LocalOrigin(tmp_path, private={SECURE: [("LTAIx", "secret")]})  # type: ignore[list-item]
+
+
+def test_serve_bucket_private_from_the_environment(tmp_path: Path, command_env: dict[str, str]) -> None:
+    write(tmp_path / SECURE / "a.txt", OBJECTS["a.txt"])
+    environ = {**command_env, "OSS_ACCESS_KEY_ID": OWNER.access_key_id, "OSS_ACCESS_KEY_SECRET": OWNER.secret}
+    environ.pop("OSS_SESSION_TOKEN", None)
+    command = [sys.executable, "-c", SERVE, str(tmp_path), "--port", "0", "--private", SECURE, "--region", "cn-shanghai"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=environ)
+    try:
+        assert process.stderr is not None
+        port = int(re.findall(r"http://127\.0\.0\.1:(\d+)", process.stderr.readline())[0])
+        assert fetch(port, "/a.txt", host=SECURE_HOST).status == 403
+        shanghai = Signer.for_oss("cn-shanghai", SECURE, OWNER).sign("GET", SECURE_HOST, "/a.txt")
+        assert fetch(port, "/a.txt", host=SECURE_HOST, headers=dict(shanghai.headers)).body == OBJECTS["a.txt"]
+        assert fetch(port, "/a.txt", host=SECURE_HOST, headers=signed_headers(OWNER)).status == 403  # signed for cn-hangzhou
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_serve_bucket_private_without_credentials_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from osscname.testing.origin import main
+
+    monkeypatch.delenv("OSS_ACCESS_KEY_ID", raising=False)
+    monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", "not-shown")
+    assert main([str(tmp_path), "--port", "0", "--private", SECURE]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("osscname serve-bucket: error: OSS_ACCESS_KEY_ID is not set") and "not-shown" not in error

@@ -13,6 +13,17 @@ ignored, as OSS does), ``ETag`` / ``Last-Modified`` with ``If-None-Match`` / ``I
 are no index documents: those are the middleware's and the edges' job, as with OSS without website
 hosting.
 
+Private buckets (``private={"abc-secure": [Credentials(...)]}``) answer only requests signed with OSS V4
+(``OSS4-HMAC-SHA256``, in the ``Authorization`` header or as a presigned URL's query) by one of the
+credentials listed for them; the rest get OSS's 403 XML: ``AccessDenied`` for an anonymous request or an
+expired URL ("Request has expired."), ``SignatureDoesNotMatch`` (with the ``StringToSign`` the origin
+computed), ``InvalidAccessKeyId``, ``InvalidSecurityToken`` / ``SecurityTokenExpired`` for STS tokens,
+``RequestTimeTooSkewed`` for an ``x-oss-date`` more than 15 minutes off. The origin parses the request as
+OSS does (the key and the query parameters percent-decoded) and recomputes the signature with the official
+``alibabacloud-oss-v2`` SDK's V4 signer, not with :mod:`osscname.signing`: a canonicalisation mistake
+shared by this project's signer and its checker cannot pass. The bucket's region is the origin's
+``region``. Public buckets ignore ``Authorization``.
+
 Every response, errors included, carries two echo headers: ``X-Origin-Host`` (the Host header as
 received) and ``X-Origin-Uri`` (the request target as received, path and query). Both are exact for
 ASCII; a byte outside printable ASCII is sent as ``%XX`` so that the header stays valid. The target is
@@ -35,6 +46,8 @@ from __future__ import annotations
 import argparse
 import email.utils
 import hashlib
+import hmac
+import importlib
 import mimetypes
 import os
 import re
@@ -43,17 +56,20 @@ import socket
 import stat
 import sys
 import threading
+import time
 import uuid
 from contextlib import contextmanager
-from datetime import timezone
+from datetime import datetime, timedelta, timezone
 from http import HTTPStatus
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import IO, Any, Literal
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, unquote, unquote_to_bytes, urlencode
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 from xml.sax.saxutils import escape
+
+from ..credentials import Credentials, CredentialsError, from_environment
 
 __all__ = ["LocalOrigin", "RunningOrigin", "serve_origin", "main"]
 
@@ -61,6 +77,8 @@ CHUNK = 64 * 1024
 HASH_LIMIT = 64 * 1024 * 1024
 _BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")  # OSS's alphabet; the length is not checked
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+_V4 = "OSS4-HMAC-SHA256"
+SKEW = 15 * 60  #: how far x-oss-date may be from the origin's clock, in seconds (OSS's 15 minutes)
 StartResponse = Callable[..., Any]
 Headers = Sequence[tuple[str, str]]
 
@@ -70,14 +88,18 @@ class LocalOrigin:
 
     Bucket folders are named as OSS buckets are (lower-case letters, digits, hyphens); others are never
     served. ``cnames`` maps a custom domain (as in ``Host``, without port; any case) to a bucket name.
+    ``private`` maps a bucket name to the credentials that may read it (signed OSS V4, scoped to
+    ``region``); it needs the ``alibabacloud-oss-v2`` package, whose signer checks the signatures.
     """
 
-    def __init__(self, root: str | os.PathLike[str], cnames: Mapping[str, str] | None = None):
+    def __init__(self, root: str | os.PathLike[str], cnames: Mapping[str, str] | None = None,
+                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou"):  # fmt: skip
         self.root = Path(root).resolve()
         self.cnames = {domain.lower().rstrip("."): bucket for domain, bucket in (cnames or {}).items()}
         for bucket in self.cnames.values():
             if not _BUCKET.fullmatch(bucket):
                 raise ValueError(f"cnames: {bucket!r} is not a bucket name")
+        self.private = _PrivateBuckets(private, region) if private else None
         self._etags: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
 
@@ -96,6 +118,10 @@ class LocalOrigin:
         if not _BUCKET.fullmatch(bucket) or not folder.is_dir():
             return request.error(404, "NoSuchBucket", "The specified bucket does not exist.", fields=[("BucketName", bucket)])
         key = _key(target)
+        if key is not None and self.private is not None and bucket in self.private:
+            refused = self.private.check(environ, request, bucket, key, target.partition("?")[2])
+            if refused is not None:
+                return refused
         found = None if key is None else _object(folder, key)
         if found is None:
             return request.error(404, "NoSuchKey", "The specified key does not exist.", fields=[("Key", key or "")])
@@ -213,6 +239,140 @@ class _Slice:
         self._handle.close()
 
 
+class _PrivateBuckets:
+    """The private buckets, their readers' credentials, and the check of an OSS V4 signature.
+
+    The check parses a request as OSS does (key and query parameters percent-decoded, ``+`` a plus) and
+    hands them to the official SDK's ``SignerV4`` (the SDK re-encodes them its own way, as it does for
+    the requests it sends), which recomputes the signature from the origin's region and the reader's
+    secret; only the comparison is done here.
+    """
+
+    def __init__(self, buckets: Mapping[str, Iterable[Credentials]], region: str):
+        self.readers: dict[str, dict[str, Credentials]] = {}
+        for bucket, readers in buckets.items():
+            if not _BUCKET.fullmatch(bucket):
+                raise ValueError(f"private: {bucket!r} is not a bucket name")
+            listed = list(readers)
+            if not all(isinstance(credentials, Credentials) for credentials in listed):
+                raise TypeError(f"private: the readers of {bucket!r} must be osscname.credentials.Credentials")
+            self.readers[bucket] = {credentials.access_key_id: credentials for credentials in listed}
+        self.region = region
+        try:
+            self._signer = importlib.import_module("alibabacloud_oss_v2.signer.v4")
+            self._types = importlib.import_module("alibabacloud_oss_v2.types")
+        except ImportError as error:
+            raise ImportError("private buckets are checked with the official OSS SDK: pip install alibabacloud-oss-v2 (osscname[test])") from error
+
+    def __contains__(self, bucket: str) -> bool:
+        return bucket in self.readers
+
+    def check(self, environ: Mapping[str, Any], request: _Request, bucket: str, key: str, query: str) -> list[bytes] | None:
+        """None if the request is signed by a reader of ``bucket``; else OSS's error answer."""
+        params = [(unquote(name), unquote(value)) for name, _, value in (piece.partition("=") for piece in query.split("&") if piece)]
+        found = dict(params)
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        if authorization is None and "x-oss-signature" not in found:
+            return request.error(403, "AccessDenied", "You have no right to access this object because of bucket acl.")
+        if authorization is not None:
+            fields = _authorization_fields(authorization)
+            if fields is None:
+                return request.error(400, "InvalidArgument", f"Authorization header is invalid: the local origin checks {_V4} signatures only.")
+            credential, signature = fields.get("Credential", ""), fields.get("Signature", "")
+            additional = [name for name in fields.get("AdditionalHeaders", "").split(";") if name]
+            date_text, token = environ.get("HTTP_X_OSS_DATE", ""), environ.get("HTTP_X_OSS_SECURITY_TOKEN")
+        else:
+            if found.get("x-oss-signature-version") != _V4:
+                return request.error(400, "InvalidArgument", f"x-oss-signature-version must be {_V4}: the local origin checks V4 signatures only.")
+            credential, signature = found.get("x-oss-credential", ""), found["x-oss-signature"]
+            additional = [name for name in found.get("x-oss-additional-headers", "").split(";") if name]
+            date_text, token = found.get("x-oss-date", ""), found.get("x-oss-security-token")
+        key_id = credential.partition("/")[0]
+        if len(credential.split("/")) != 5:
+            return request.error(400, "InvalidArgument", "Invalid credential: expected <AccessKeyId>/<SignDate>/<Region>/oss/aliyun_v4_request.")
+        try:
+            signed_at = datetime.strptime(date_text, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return request.error(403, "AccessDenied", "The request does not contain a valid x-oss-date.")
+        now = time.time()
+        if authorization is None:
+            refused = self._check_lifetime(request, found, signed_at, now)
+            if refused is not None:
+                return refused
+        elif abs(now - signed_at.timestamp()) > SKEW:
+            return request.error(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.",
+                                 fields=[("RequestTime", date_text), ("ServerTime", _iso(now))])  # fmt: skip
+        reader = self.readers[bucket].get(key_id)
+        if reader is None:
+            return request.error(403, "InvalidAccessKeyId", "The OSS Access Key Id you provided does not exist in our records.",
+                                 fields=[("OSSAccessKeyId", key_id)])  # fmt: skip
+        if reader.session_token is not None and token != reader.session_token:
+            return request.error(403, "InvalidSecurityToken", "The security token you provided is invalid.")
+        if reader.expired(now):
+            return request.error(403, "SecurityTokenExpired", "The security token you provided has expired.")
+        expected, string_to_sign = self._expected(environ, request.host, bucket, key, params, reader, signed_at, additional, query_form=authorization is None)
+        if not hmac.compare_digest(expected, signature):
+            return request.error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+                                 fields=[("OSSAccessKeyId", key_id), ("SignatureProvided", signature), ("StringToSign", string_to_sign)])  # fmt: skip
+        return None
+
+    @staticmethod
+    def _check_lifetime(request: _Request, found: Mapping[str, str], signed_at: datetime, now: float) -> list[bytes] | None:
+        """A presigned URL's x-oss-expires: 1 to 604800 seconds, not yet over, not from the future."""
+        expires = found.get("x-oss-expires", "")
+        if not expires.isdigit() or not 1 <= int(expires) <= 604800:
+            return request.error(400, "InvalidArgument", "x-oss-expires must be a number of seconds from 1 to 604800.")
+        if now > signed_at.timestamp() + int(expires):
+            return request.error(403, "AccessDenied", "Request has expired.",
+                                 fields=[("Expires", _iso(signed_at.timestamp() + int(expires))), ("ServerTime", _iso(now))])  # fmt: skip
+        if signed_at.timestamp() - now > SKEW:
+            return request.error(403, "AccessDenied", "Request is not valid yet.", fields=[("ServerTime", _iso(now))])
+        return None
+
+    def _expected(self, environ: Mapping[str, Any], host: str, bucket: str, key: str, params: list[tuple[str, str]], reader: Credentials,
+                  signed_at: datetime, additional: list[str], *, query_form: bool) -> tuple[str, str]:  # fmt: skip
+        """(signature, string to sign) as the SDK computes them for this request and reader."""
+        headers = {name[5:].lower().replace("_", "-"): value for name, value in environ.items() if name.startswith("HTTP_")}
+        headers.pop("authorization", None)
+        for name in ("CONTENT_TYPE", "CONTENT_MD5"):
+            if environ.get(name):
+                headers[name.lower().replace("_", "-")] = environ[name]
+        kept = [(name, value) for name, value in params if name != "x-oss-signature"] if query_form else params
+        url = f"http://{host or 'localhost'}/{quote(key)}" + ("?" + urlencode(kept, quote_via=quote) if kept else "")
+        sdk_request = self._types.HttpRequest(environ["REQUEST_METHOD"], url, headers=headers)
+        context = self._types.SigningContext(product="oss", region=self.region, bucket=bucket, key=key, request=sdk_request,
+                                             credentials=self._types.Credentials(reader.access_key_id, reader.secret, reader.session_token),
+                                             signing_time=signed_at, additional_headers=set(additional))  # fmt: skip
+        if query_form:
+            context.auth_method_query = True
+            context.expiration_time = signed_at + timedelta(seconds=int(dict(params)["x-oss-expires"]))
+        self._signer.SignerV4().sign(context)
+        if query_form:
+            signature = unquote(sdk_request.url.rpartition("&x-oss-signature=")[2])
+        else:
+            signature = sdk_request.headers["Authorization"].rpartition("Signature=")[2]
+        return signature, context.string_to_sign
+
+
+def _authorization_fields(value: str) -> dict[str, str] | None:
+    """The fields of ``OSS4-HMAC-SHA256 Credential=...,AdditionalHeaders=...,Signature=...``; None if not that form."""
+    scheme, _, rest = value.partition(" ")
+    if scheme != _V4:
+        return None
+    fields = {}
+    for part in rest.split(","):
+        name, sep, field = part.strip().partition("=")
+        if not sep:
+            return None
+        fields[name] = field
+    return fields if "Credential" in fields and "Signature" in fields else None
+
+
+def _iso(timestamp: float) -> str:
+    """A time as OSS writes it in error bodies (``2026-01-02T03:04:05.000Z``)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(timestamp))
+
+
 def _hostname(host_header: str) -> str:
     """The Host header without its port, lower-cased, without a trailing dot."""
     host = host_header.strip().lower()
@@ -299,12 +459,14 @@ def _http_date(header: str | None) -> float | None:
 
 
 class RawTargetHandler(WSGIRequestHandler):
-    """Adds the raw request target as ``REQUEST_URI`` (as waitress and nginx-fronted servers give it);
-    logs nothing per request."""
+    """Adds the raw request target as ``REQUEST_URI`` (as waitress and nginx-fronted servers give it),
+    leaves ``CONTENT_TYPE`` out when the request has none (as other servers do); logs nothing per request."""
 
     def get_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().get_environ()
         environ["REQUEST_URI"] = self.requestline.split()[1]  # self.path has a leading "//" collapsed
+        if self.headers.get("Content-Type") is None:
+            environ.pop("CONTENT_TYPE", None)  # wsgiref puts "text/plain" there; OSS signs Content-Type when it is sent
         return environ
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -351,10 +513,10 @@ class ThreadedWSGIServer(ThreadingMixIn, WSGIServer):
 class RunningOrigin:
     """A :class:`LocalOrigin` for ``root`` served on a real socket in a background thread until :meth:`stop`."""
 
-    def __init__(self, root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0,
-                 cnames: Mapping[str, str] | None = None):  # fmt: skip
+    def __init__(self, root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0, cnames: Mapping[str, str] | None = None,
+                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou"):  # fmt: skip
         self.root = Path(root)
-        self.app = LocalOrigin(root, cnames)
+        self.app = LocalOrigin(root, cnames, private, region)
         self._server = ThreadedWSGIServer((host, port))
         self._server.set_app(self.app)
         self.host: str = str(self._server.server_address[0])
@@ -380,10 +542,10 @@ class RunningOrigin:
 
 
 @contextmanager
-def serve_origin(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0,
-                 cnames: Mapping[str, str] | None = None) -> Iterator[RunningOrigin]:  # fmt: skip
+def serve_origin(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0, cnames: Mapping[str, str] | None = None,
+                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou") -> Iterator[RunningOrigin]:  # fmt: skip
     """Serve ``root`` as buckets on ``host:port`` (0 picks a free port) for the ``with`` block."""
-    origin = RunningOrigin(root, host, port, cnames)
+    origin = RunningOrigin(root, host, port, cnames, private, region)
     try:
         yield origin
     finally:
@@ -405,12 +567,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9000, help="port (default 9000; 0 picks one)")
     parser.add_argument("--cname", type=_cname, action="append", default=[], metavar="DOMAIN=BUCKET",
                         help="serve BUCKET for Host DOMAIN, as a domain bound in OSS (repeatable)")  # fmt: skip
+    parser.add_argument("--private", action="append", default=[], metavar="BUCKET",
+                        help="serve BUCKET only to requests signed (OSS V4) with OSS_ACCESS_KEY_ID / OSS_ACCESS_KEY_SECRET (repeatable)")  # fmt: skip
+    parser.add_argument("--region", default="cn-hangzhou", help="region the private buckets' signatures are scoped to (default cn-hangzhou)")
     args = parser.parse_args(argv)
     if not os.path.isdir(args.dir):
         print(f"osscname serve-bucket: error: {args.dir} is not a folder", file=sys.stderr)
         return 2
     try:
-        origin = RunningOrigin(args.dir, args.host, args.port, dict(args.cname))
+        readers = [from_environment("oss")] if args.private else []
+        private = {bucket: readers for bucket in args.private}
+        origin = RunningOrigin(args.dir, args.host, args.port, dict(args.cname), private, args.region)
+    except (CredentialsError, ValueError, ImportError) as error:
+        print(f"osscname serve-bucket: error: {error}", file=sys.stderr)
+        return 2
     except OSError as error:
         print(f"osscname serve-bucket: error: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 2

@@ -1,0 +1,277 @@
+"""The generative differential test (see tests/differential.py): random bindings files and requests, the
+middleware against a real nginx, the Worker in workerd and the CloudFront Function in node.
+
+CI runs one fixed seed with a bounded budget; ``./dev fuzz --seed N --requests M`` runs longer campaigns
+(``OSSCNAME_FUZZ_SEED``, ``OSSCNAME_FUZZ_FILES``, ``OSSCNAME_FUZZ_REQUESTS``) and prints each failure
+minimised. Every target prints its summary line (same / declared deviation / refused / failure).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+import differential
+from conformance import APP_BODY, make_certificate, nginx_running, write_nginx_conf
+from conformance import app as stand_in_app
+from differential import Answer, Campaign, Request, Tally
+from osscname.hosts import normalize_host
+from osscname.loader import load_bindings
+from osscname.model import Binding, BindingSet
+from realserver import REPO, free_port, require_binary
+
+SEED = int(os.environ.get("OSSCNAME_FUZZ_SEED", "20261201"))
+FILES = int(os.environ.get("OSSCNAME_FUZZ_FILES", "3"))
+REQUESTS = int(os.environ.get("OSSCNAME_FUZZ_REQUESTS", "800"))
+TARGETS = ("nginx", "worker", "cloudfront")
+
+
+@dataclass
+class Deviation:
+    """A difference a target declares: ``feature`` is the declaration (a :class:`Deviates` of the target,
+    checked by :func:`test_every_deviation_recognised_here_is_declared`), ``applies`` recognises it."""
+
+    target: str
+    feature: str
+    applies: Callable[[Binding | None, Request, Answer, Answer], bool]
+
+
+def _unnormalisable(request: Request) -> bool:
+    """A path nginx rejects before it reads Host (400): a ``..`` above the root, NUL, a bad escape."""
+    path = request.raw_path
+    return bool(re.search(r"%(?![0-9A-Fa-f]{2})|%00", path)) or _climbs(path)
+
+
+def _climbs(path: str) -> bool:
+    depth = 0
+    for segment in re.sub(r"%2[eE]", ".", path).split("/")[1:]:
+        if segment == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif segment not in ("", "."):
+            depth += 1
+    return False
+
+
+def _raw(request: Request, characters: str) -> bool:
+    """The target holds one of ``characters`` raw, a control character, DEL, or a byte outside ASCII."""
+    return any(c in characters or ord(c) < 0x21 or ord(c) >= 0x7F for c in request.target)
+
+
+def _not_utf8(request: Request) -> bool:
+    try:
+        request.target.encode("latin-1").decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def _invalid_host(binding: Binding | None, request: Request, reference: Answer, answer: Answer) -> bool:
+    """The middleware took the Host for no host name (the app answered), the target for a bound one."""
+    return normalize_host(request.routed_host) is None and reference.body == APP_BODY
+
+
+def _wildcard_depth(binding: Binding | None, request: Request, reference: Answer, answer: Answer) -> bool:
+    name = (normalize_host(request.routed_host) or "").count(".")
+    return binding is not None and binding.is_wildcard and name > binding.name.count(".") + 1
+
+
+#: The declared deviations the comparison recognises, by target.
+DEVIATIONS = [
+    Deviation("nginx", "request.unnormalisable", lambda b, r, ref, got: got.status == 400 and _unnormalisable(r)),
+    Deviation("nginx", "request.invalid_characters", lambda b, r, ref, got: got.status == 400 and _raw(r, "")),
+    Deviation("nginx", "request.invalid_host", _invalid_host),
+    Deviation("worker", "request.invalid_characters",
+              lambda b, r, ref, got: got.status == 400 and (_raw(r, "<>`\"") or _not_utf8(r))),
+    Deviation("worker", "request.absolute_form", lambda b, r, ref, got: not r.target.startswith("/")),
+    Deviation("cloudfront", "wildcard", _wildcard_depth),
+]
+
+
+def _refused(stderr: str) -> set[str]:
+    """Domains a generator left out (``--skip-unsupported``), from its stderr."""
+    return {line.split(": ")[2] for line in stderr.splitlines() if ": skipped " in line or line.startswith(("generate-nginx: skipped", "generate-cdn: skipped"))}
+
+
+def _generate(command: list[str]) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", *command], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+@dataclass
+class Running:
+    """One bindings file served by every target."""
+
+    campaign: Campaign
+    bindings: BindingSet
+    middleware: Any
+    ask: dict[str, Callable[[list[Request]], list[Answer | None]]]
+    refused: dict[str, set[str]]
+
+
+@contextmanager
+def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
+    from osscname.middleware import CustomDomainMiddleware
+    from osscname.testing import serve_origin
+
+    folder.mkdir(parents=True, exist_ok=True)
+    source = folder / "bindings.yaml"
+    source.write_text(campaign.text, encoding="utf-8")
+    differential.write_buckets(folder / "buckets", campaign)
+    bindings = load_bindings(source)
+    hosts = sorted({b.bucket_host for b in bindings})
+    with ExitStack() as stack:
+        origin = stack.enter_context(serve_origin(folder / "buckets", cnames=campaign.cnames))
+        middleware = CustomDomainMiddleware(stand_in_app, bindings, upstreams={h: f"http://{origin.address}" for h in hosts})
+        stack.callback(middleware.close)
+        ask: dict[str, Callable[[list[Request]], list[Answer | None]]] = {}
+        refused: dict[str, set[str]] = {}
+
+        # nginx, with the user's default server beside it
+        binary = require_binary("nginx", "/usr/sbin/nginx")
+        prefix = folder / "nginx"
+        prefix.mkdir()
+        certificate = make_certificate(require_binary("openssl"), prefix)
+        port, tls_port = free_port(), free_port()
+        overrides = [arg for h in hosts for arg in ("--upstream", f"{h}=http://{origin.address}")]
+        made = _generate(["osscname.generators.nginx", str(source), "--skip-unsupported", "--listen", f"127.0.0.1:{port}",
+                          "--listen", f"127.0.0.1:{tls_port} ssl", "--ssl-certificate", str(certificate.cert),
+                          "--ssl-certificate-key", str(certificate.key), *overrides, "-o", str(prefix / "oss.conf")])  # fmt: skip
+        refused["nginx"] = _refused(made.stderr)
+        write_nginx_conf(prefix, prefix / "oss.conf", port, tls_port=tls_port, certificate=certificate)
+        stack.enter_context(nginx_running(binary, prefix, port))
+        ask["nginx"] = lambda batch: [differential.send(tls_port if r.scheme == "https" else port, r, r.scheme == "https") for r in batch]
+
+        # the Worker in workerd
+        from test_cloudflare import workerd
+
+        made = _generate(["osscname.generators.cdn", "--target", "cloudflare", "--skip-unsupported", str(source)])
+        refused["worker"] = _refused(made.stderr)
+        served = stack.enter_context(workerd(folder / "workerd", made.stdout, origin.address, hosts))
+        ask["worker"] = lambda batch: [differential.send(served.port(r.scheme), r, r.scheme == "https") for r in batch]
+
+        # the CloudFront Function in node: https viewers only (the viewer protocol policy upgrades http)
+        from test_cloudfront import run_function, viewer_event
+
+        node = require_binary("node")
+        made = _generate(["osscname.generators.cdn", "--target", "cloudfront", "--viewer-scheme", "https", "--cloudfront-table", "inline",
+                          "--skip-unsupported", str(source)])  # fmt: skip
+        refused["cloudfront"] = _refused(made.stderr)
+        function = folder / "cloudfront.js"
+        function.write_text(made.stdout, encoding="utf-8")
+
+        def cloudfront(batch: list[Request]) -> list[Answer | None]:
+            # https viewers with an origin-form target that is UTF-8: what a CloudFront event can carry
+            asked = [r for r in batch if r.scheme == "https" and r.target.startswith("/") and not _not_utf8(r)]
+            events = [viewer_event(r.method, r.host, _text(r.target), dict(r.headers)) for r in asked]
+            results = iter(run_function(node, function, events) if events else [])
+            out: list[Answer | None] = []
+            for request in batch:
+                if request not in asked:
+                    out.append(None)
+                    continue
+                out.append(_cloudfront_answer(next(results), request, origin.port))
+            return out
+
+        ask["cloudfront"] = cloudfront
+        yield Running(campaign, bindings, middleware, ask, refused)
+
+
+def _text(wire: str) -> str:
+    """The target's bytes (held as latin-1 text) read as the UTF-8 text a CloudFront event holds."""
+    return wire.encode("latin-1").decode("utf-8")
+
+
+def _cloudfront_answer(result: dict[str, Any], request: Request, origin_port: int) -> Answer:
+    """What the viewer gets: the function's own answer, or the origin it chose, asked for the new uri."""
+    if "error" in result:
+        return Answer(500, {}, result["error"].encode())
+    if "response" in result:
+        response = result["response"]
+        headers = {name: field["value"] for name, field in response.get("headers", {}).items()}
+        body = response.get("body", {}).get("data", "").encode()
+        return Answer(response["statusCode"], headers, b"" if request.method == "HEAD" else body)
+    if not result["origins"]:  # passed on untouched: the default origin (the app) answers
+        return Answer(200, {}, b"" if request.method == "HEAD" else APP_BODY)
+    chosen = result["origins"][-1]
+    query = request.target.partition("?")[2] if "?" in request.target else ""
+    target = result["request"]["uri"].encode("utf-8").decode("latin-1") + (f"?{query}" if query else "")
+    upstream = Request("http", request.method, chosen["domainName"], target, request.headers)
+    answer = differential.send(origin_port, upstream, tls=False)
+    return answer
+
+
+def campaigns() -> list[Campaign]:
+    out = []
+    for index in range(FILES):
+        campaign = differential.bindings_file(SEED, index)
+        campaign.requests = differential.requests(campaign, REQUESTS)
+        out.append(campaign)
+    return out
+
+
+def test_targets_answer_generated_requests_like_the_middleware(tmp_path: Path) -> None:
+    tallies = {target: Tally() for target in TARGETS}
+    for campaign in campaigns():
+        with serve(campaign, tmp_path / f"file{campaign.index}") as running:
+            references = [differential.middleware_answer(running.middleware, r) for r in campaign.requests]
+            for target in TARGETS:
+                answers = running.ask[target](campaign.requests)
+                for request, reference, answer in zip(campaign.requests, references, answers, strict=True):
+                    if answer is None:
+                        continue
+                    judge(running, target, request, reference, answer, tallies[target])
+    summary = "\n".join(tallies[t].line(t) for t in TARGETS)
+    print(f"\ngenerative differential test, seed {SEED}, {FILES} files x {REQUESTS} requests\n{summary}")
+    failures = [f"{t}: {f}" for t in TARGETS for f in tallies[t].failures[:15]]
+    assert not failures, summary + "\n" + "\n".join(failures)
+
+
+def judge(running: Running, target: str, request: Request, reference: Answer, answer: Answer, tally: Tally) -> None:
+    binding = running.bindings.match(request.routed_host)
+    reached_app = answer.body == APP_BODY and answer.header("x-origin-uri") is None
+    broken = differential.violations(running.bindings, request, answer, reached_app)
+    if broken:
+        tally.add("failure", f"{request.describe()}: invariant: {'; '.join(broken)}")
+        return
+    if binding is not None and binding.domain in running.refused[target]:
+        tally.add("refused")
+        return
+    differences = differential.compare(reference, answer)
+    if reference.body == APP_BODY and reference.header("x-origin-uri") is None and answer.status in (200, 304) and reached_app_like(answer):
+        differences = []  # both handed it to the app (the user's default server may answer a condition with 304)
+    if not differences:
+        tally.add("same")
+        return
+    for deviation in DEVIATIONS:
+        if deviation.target == target and deviation.applies(binding, request, reference, answer):
+            tally.add("deviation", deviation.feature)
+            return
+    tally.add("failure", f"{request.describe()}: {'; '.join(differences)}")
+
+
+def reached_app_like(answer: Answer) -> bool:
+    """The answer came from the app or the user's default server: no bucket, no redirect."""
+    return answer.header("x-origin-uri") is None and answer.header("location") is None and answer.body in (APP_BODY, b"")
+
+
+def test_every_deviation_recognised_here_is_declared() -> None:
+    """The comparison forgives only what the target declares: each recognised deviation names a feature
+    the target declares as deviating (so the README lists it)."""
+    from osscname.features import Deviates
+    from osscname.generators import cloudflare, cloudfront, nginx
+
+    declared = {"nginx": nginx.declare(nginx.Options()), "worker": cloudflare.declare(cloudflare.Options()),
+                "cloudfront": cloudfront.declare(cloudfront.Options())}  # fmt: skip
+    for deviation in DEVIATIONS:
+        assert isinstance(declared[deviation.target].get(deviation.feature), Deviates), deviation
