@@ -21,9 +21,11 @@ How a binding becomes CDN rules (``BatchSetCdnDomainConfig`` function names and 
   It answers 302, 303 or 307 only, so 301 and 308 bindings are refused. A binding with an index gets two
   rules with disjoint patterns (paths ending in ``/`` get the index), so their order does not matter.
 * rewrite → the oss origin, ``set_req_host_header`` (the bucket host, or the domain itself for
-  ``upstream_host: domain``), and ``back_to_origin_url_rewrite`` for the prefix and the index.
+  ``upstream_host: domain``), and ``back_to_origin_url_rewrite`` for the prefix and the index. A private
+  bucket adds ``l2_oss_key`` with ``private_oss_auth=on``: the CDN signs its back-to-origin requests itself
+  (the bucket in the same account, the CDN granted the role ``AliyunCDNAccessingPrivateOSSRole``).
 
-Refused, with what to change: 301/308 redirects; rewrite bindings whose behaviour needs a second origin
+Refused, with what to change: private redirects (the CDN cannot presign a Location); 301/308 redirects; rewrite bindings whose behaviour needs a second origin
 fetch (``subdir`` redirect or serve) or a 404 with a document's body (``error_document``: Alibaba CDN's
 error pages redirect instead); ``upstream_host: domain`` on a wildcard (OSS cannot bind it); custom
 endpoints (not OSS) and internal endpoints (the CDN fetches from public ones); zone apexes (no CNAME).
@@ -131,6 +133,11 @@ def declare(options: Options) -> dict[str, Declaration]:
         "icp": Supported(),
         "wildcard": Deviates("a wildcard CDN domain covers one label below its suffix, not any depth"),
         "zone_apex": Refused(APEX_REFUSAL),
+        "private": Refused(
+            "private: the CDN cannot presign a redirect's Location: make this binding a rewrite (the CDN then fetches "
+            "from the private bucket itself) or serve it through the middleware",
+            when=lambda binding: binding.mode == "redirect",
+        ),
         **{name: Deviates("Alibaba CDN parses requests itself; how it answers such a request is not checked here") for name in REQUEST_FEATURES},
     }  # fmt: skip
 
@@ -173,6 +180,8 @@ def _redirect(binding: Binding, scheme: str) -> list[Function]:
 def _origin_rules(binding: Binding) -> list[Function]:
     host = binding.bucket_host if binding.upstream_host == "bucket" else binding.domain
     out = [Function("origin_host", "set_req_host_header", (("domain_name", host),))]
+    if binding.private:  # back-to-origin signed by the CDN (role AliyunCDNAccessingPrivateOSSRole, same account)
+        out.append(Function("private_origin", "l2_oss_key", (("private_oss_auth", "on"),)))
     path = binding.route.root
 
     def rule(label: str, pattern: Markup, target: Markup) -> Function:

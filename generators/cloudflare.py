@@ -89,6 +89,10 @@ def declare(options: Options) -> dict[str, Declaration]:
             "request.absolute_form": _BY_HOST,
             "request.unnormalisable": Supported(), "request.invalid_host": Supported(),
             "wildcard": _WILDCARD,
+            "private": Refused(
+                "private: the bucket answers signed requests only, and the Worker does not sign yet: serve the domain "
+                "through the middleware, or make the bucket public-read"
+            ),
             "upstream_host.domain": _UPSTREAM_HOST,
             "endpoint.ip": Refused("the origin {origin_host} is an IP address, which a Worker cannot fetch: give the endpoint a DNS name", when=_rewrite),
             "endpoint.port": Refused("the origin {bucket_host} has a port, which a Worker's fetch ignores over https",
@@ -101,6 +105,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "upstream_host.domain": _RULES_ONLY_REDIRECT,
         "https.hsts": Refused("hsts needs a Strict-Transport-Security header, which a redirect rule cannot add: use --format worker, or the zone's HSTS setting and remove hsts"),
         "endpoint.ip": Supported(), "endpoint.port": Supported(),
+        "private": Refused("private: a redirect rule cannot presign its Location: serve the domain through the middleware"),
         **{name: _EDGE_UNCHECKED for name in REQUEST_FEATURES},
     }  # fmt: skip
 

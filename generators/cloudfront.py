@@ -122,6 +122,11 @@ def declare(options: Options) -> dict[str, Declaration]:
             "and unbound in the middleware"
         ),
         "zone_apex": Supported(),
+        "private": Refused(
+            "private: signing needs the bucket's secret key, and a viewer-request function has no secret store to hold "
+            "it (Origin Access Control signs for S3 origins only): serve the domain through the middleware, or make "
+            "the bucket public-read"
+        ),
         "request.absolute_form": Deviates("the function sees the Host header only: CloudFront routes an absolute-form target by Host"),
         "request.invalid_characters": Deviates(
             "CloudFront's edge parses the request line before the function runs (it refuses what HTTP does not allow "

@@ -104,6 +104,10 @@ def declare(options: Options) -> dict[str, Declaration]:
             "writes this record from the CDN domain's cname"
         ),
         "zone_apex": Refused(APEX_REFUSAL),
+        "private": _ANSWERED_THERE if options.via_cdn else Refused(
+            "private: the bucket answers signed requests only, so a CNAME straight to it cannot serve the name: point "
+            "the name at what signs (--via-cdn, the CDN from generate-cdn --target aliyun, or the middleware)"
+        ),
         **{name: _ANSWERED_THERE for name in REQUEST_FEATURES},
     }  # fmt: skip
 

@@ -197,6 +197,10 @@ def declare(options: Options) -> dict[str, Declaration]:
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
         "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(), "wildcard": Supported(),
         "zone_apex": Supported(), "request.absolute_form": Supported(),
+        "private": Refused(
+            "private: the bucket answers signed requests only, and this file does not sign (njs signing is not built yet): "
+            "serve the domain through the middleware, or make the bucket public-read"
+        ),
         "request.invalid_characters": Deviates(
             "nginx answers 400 itself to a request line with a raw space, control character or DEL (before it reads Host)"
         ),

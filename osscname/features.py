@@ -42,6 +42,7 @@ FEATURES: dict[str, str] = {
     "upstream_host.domain": "`upstream_host: domain`: the custom domain is sent upstream as Host",
     "https.force": "`https.force`: plain http gets 301 to https first",
     "https.hsts": "`https.hsts`: Strict-Transport-Security on https answers",
+    "private": "`private`: the bucket answers signed requests only: a rewrite signs every upstream request, a redirect's Location is presigned",
     "scheme.request": "`scheme` unset: the bucket is reached with the request's scheme",
     "scheme.http": "`scheme: http`: the bucket is reached over http",
     "scheme.https": "`scheme: https`: the bucket is reached over https",
@@ -83,6 +84,9 @@ FIELD_FEATURES: dict[str, tuple[str, ...]] = {
     "upstream_host": ("upstream_host.domain",),
     "https_force": ("https.force",),
     "hsts": ("https.hsts",),
+    "private": ("private",),
+    "private_region": (),  # the signature's scope, with private
+    "private_expires": (),  # the presigned Location's lifetime, with private
 }
 #: Features of the binding rather than its route: its domain, and where that stands in DNS.
 BINDING_FEATURES = ("wildcard", "zone_apex")
@@ -134,7 +138,7 @@ def route_features(route: Route) -> frozenset[str]:
     else:
         found.append(f"endpoint_type.{route.endpoint_type}")
     for name, setting in (("prefix", route.prefix), ("index", route.index), ("icp", route.icp),
-                          ("https.force", route.https_force), ("https.hsts", route.hsts)):  # fmt: skip
+                          ("https.force", route.https_force), ("https.hsts", route.hsts), ("private", route.private)):  # fmt: skip
         if setting:
             found.append(name)
     if rewrite:

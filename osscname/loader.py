@@ -51,6 +51,16 @@ UPSTREAM_HOSTS = ("bucket", "domain")
 ENDPOINT_TYPES = ("public", "internal", "accelerate", "accelerate_overseas")
 TOP_LEVEL = ("version", "zones", "defaults", "bindings")
 HTTPS_FIELDS = ("force", "hsts")
+PRIVATE_FIELDS = ("region", "expires")
+#: A presigned Location's default and longest lifetime, in seconds (OSS V4 and SigV4 allow 7 days).
+DEFAULT_EXPIRES, MAX_EXPIRES = 900, 7 * 24 * 3600
+#: The signature region of a custom endpoint when the file names none (S3's, and MinIO's default).
+DEFAULT_S3_REGION = "us-east-1"
+_SECRET_WORDS = re.compile(r"secret|password|passwd|token|credential|access_?key", re.I)
+CREDENTIALS_HINT = ("credentials never sit in the bindings file: they come from the environment (OSS_ACCESS_KEY_ID, "
+                    "OSS_ACCESS_KEY_SECRET, OSS_SESSION_TOKEN for OSS; AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+                    "AWS_SESSION_TOKEN for a custom endpoint) or from the middleware's credentials option")  # fmt: skip
+_S3_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 #: Most domains OSS binds to one bucket.
 MAX_DOMAINS_PER_BUCKET = 100
 
@@ -311,6 +321,48 @@ def _hsts(node: Node) -> int:
     return int(text)
 
 
+def _private(node: Node) -> tuple[bool, str | None, int | None]:
+    """``true`` / ``false``, or ``{region, expires}`` (private, with those settings): (private, region, expires)."""
+    if isinstance(node, ScalarNode):
+        return _force(node), None, None
+    if not isinstance(node, MappingNode):
+        raise _Invalid("private must be true, false or a mapping like {expires: 600}")
+    settings: dict[str, Any] = {}
+    problems: list[tuple[Node, str]] = []
+    for key, value in node.value:
+        name = key.value if isinstance(key, ScalarNode) and isinstance(key.value, str) else None
+        if name is not None and _SECRET_WORDS.search(name):
+            problems.append((key, CREDENTIALS_HINT))
+        elif name not in PRIVATE_FIELDS:
+            shown = repr(name[:60]) if name is not None else f"a {type(key).__name__.replace('Node', '').lower()}"
+            problems.append((key, f"unknown private field {shown}{_did_you_mean(str(name), PRIVATE_FIELDS)}; fields: region, expires"))
+        elif name in settings:
+            problems.append((key, f"duplicate field {name!r}"))
+        else:
+            try:
+                settings[name] = _s3_region(value) if name == "region" else _expires(value)
+            except _Invalid as error:
+                settings[name] = None
+                problems.append((value, str(error)))
+    if problems:
+        raise _Invalid(problems[0][1], tuple(problems))
+    return True, settings.get("region"), settings.get("expires")
+
+
+def _s3_region(node: Node) -> str:
+    value = _safe_text(node, "a signature region")
+    if not _S3_REGION.fullmatch(value):
+        raise _Invalid(f"private.region {value[:60]!r} is not a region name: lower-case letters, digits and hyphens, e.g. us-east-1")
+    return value
+
+
+def _expires(node: Node) -> int:
+    text = _scalar(node, _INT, "a lifetime in seconds")
+    if not (text.isascii() and text.isdigit() and len(text) <= 7 and 1 <= int(text) <= MAX_EXPIRES):
+        raise _Invalid(f"private.expires must be a lifetime in seconds, 1 to {MAX_EXPIRES} (7 days), not {text[:20]}")
+    return int(text)
+
+
 #: Field name → check. One table for bindings and defaults (``domain`` cannot be defaulted).
 CHECKS: dict[str, Callable[[Node], Any]] = {
     "domain": _domain,
@@ -328,6 +380,7 @@ CHECKS: dict[str, Callable[[Node], Any]] = {
     "error_document": _object_key("error_document", folder=False),
     "upstream_host": _choice(UPSTREAM_HOSTS),
     "https": _https,
+    "private": _private,
 }
 FIELDS = tuple(CHECKS)
 _BINDING_FIELDS = frozenset(FIELDS)
@@ -365,6 +418,9 @@ class _Walk:
         memo = self.memo
         for key_node, value_node in mapping.value:
             key = key_node.value
+            if type(key) is str and key not in allowed and _SECRET_WORDS.search(key):
+                self.problem(key_node, CREDENTIALS_HINT)
+                continue
             if type(key) is not str or key not in allowed:
                 why = " (domain cannot be defaulted)" if key == "domain" else ""
                 hint = "" if why else _did_you_mean(str(key), tuple(sorted(allowed)))
@@ -502,12 +558,27 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
     index = values.get("index")
     if index is None and "index" not in given and "subdir" in own:
         walk.problem(own["subdir"], "subdir needs an index document ('index: index.html')")
+    private, private_region, private_expires = values.get("private", (False, None, None))
+    at = own.get("private")
+    if private and at is not None:
+        if private_region is not None and endpoint_type != "custom":
+            walk.problem(at, "private.region is the signature region of a custom endpoint; an OSS binding signs with its own region")
+        if private_expires is not None and mode == "rewrite":
+            walk.problem(at, "private.expires is the lifetime of a redirect's presigned Location (this binding rewrites)")
+    status = values.get("status", 301)
+    if private and mode == "redirect" and status in (301, 308):
+        walk.problem(own.get("status") or at or own["domain"],
+                     f"a private redirect sends clients to a presigned URL, which expires, but status {status} is cached as "
+                     "permanent: use status: 302 or 307")  # fmt: skip
     if len(walk.problems) != problems or bucket is None:
         return None
     force, hsts = values.get("https", (False, 0))
-    settings: tuple[Any, ...] = (bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, values.get("status", 301),
+    if private:
+        private_region = private_region or (DEFAULT_S3_REGION if endpoint_type == "custom" else region)
+        private_expires = private_expires or (DEFAULT_EXPIRES if mode == "redirect" else None)
+    settings: tuple[Any, ...] = (bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, status,
                 values.get("prefix", ""), index, values.get("subdir", "redirect"), values.get("error_document"),
-                values.get("upstream_host", "bucket"), force, hsts)  # fmt: skip
+                values.get("upstream_host", "bucket"), force, hsts, private, private_region, private_expires)  # fmt: skip
     route = walk.routes.get(settings)
     if route is None:
         route = walk.routes[settings] = Route.make(*settings)

@@ -64,6 +64,9 @@ class Route(NamedTuple):
     upstream_host: str  #: Host sent upstream in rewrite: bucket | domain
     https_force: bool
     hsts: int  #: Strict-Transport-Security max-age on https responses; 0: none
+    private: bool  #: the bucket answers signed requests only: rewrites sign, redirects presign
+    private_region: str | None  #: the signature's region (the binding's, or a custom endpoint's); private only
+    private_expires: int | None  #: a presigned Location's lifetime in seconds; private redirects only
     # --- derived, pre-encoded: set by make() -------------------------------------------------------
     root: str  #: the object root: ``base_path + "/" + prefix`` percent-encoded; every object path starts with it
     index_url: str  #: the index document percent-encoded, ``""`` when there is none
@@ -74,12 +77,13 @@ class Route(NamedTuple):
     def make(cls, bucket: str, bucket_host: str, base_path: str = "", scheme: str | None = None, region: str | None = None,
              endpoint_type: str = "public", icp: str | None = None, mode: str = "redirect", status: int = 301, prefix: str = "",
              index: str | None = None, subdir: str = "redirect", error_document: str | None = None, upstream_host: str = "bucket",
-             https_force: bool = False, hsts: int = 0) -> Route:  # fmt: skip
+             https_force: bool = False, hsts: int = 0, private: bool = False, private_region: str | None = None,
+             private_expires: int | None = None) -> Route:  # fmt: skip
         """The route for these settings, derived fields computed (the one place they are)."""
         rewrite = mode == "rewrite"
         return cls(
             bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, status, prefix, index, subdir,
-            error_document, upstream_host, https_force, hsts,
+            error_document, upstream_host, https_force, hsts, private, private_region, private_expires,
             f"{base_path}/{quote(prefix, safe='/')}",
             quote(index, safe="/") if index else "",
             f"{base_path}/{quote(error_document, safe='/')}" if rewrite and error_document else None,
@@ -203,6 +207,10 @@ class Binding(NamedTuple):
     @property
     def hsts(self) -> int:
         return self.route.hsts
+
+    @property
+    def private(self) -> bool:
+        return self.route.private
 
 
 class BindingSet:

@@ -208,6 +208,9 @@ VALUE_CASES = [
     case("error-document-dotdot", "error_document", "a/../404.html", "error_document must not contain empty, '.' or '..' path segments"),
     # https
     case("https-scalar", "https", "yes", "https must be a mapping like {force: true, hsts: 31536000}"),
+    # private
+    case("private-number", "private", "1", "must be true or false"),
+    case("private-list", "private", "[expires]", "private must be true, false or a mapping like {expires: 600}"),
     *unsafe_cases(),
 ]
 

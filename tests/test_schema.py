@@ -75,6 +75,7 @@ def test_fields_and_choices_match_the_loader() -> None:
     assert set(defs["binding"]["properties"]) == set(loader.FIELDS)
     assert set(SCHEMA["properties"]["defaults"]["properties"]) == set(loader.FIELDS) - {"domain"}
     assert tuple(defs["https"]["properties"]) == loader.HTTPS_FIELDS
+    assert tuple(defs["private"]["oneOf"][1]["properties"]) == loader.PRIVATE_FIELDS
     assert tuple(defs["region"]["enum"]) == loader.REGIONS
     assert tuple(defs["endpoint_type"]["enum"]) == loader.ENDPOINT_TYPES
     assert tuple(defs["mode"]["enum"]) == loader.MODES
