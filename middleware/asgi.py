@@ -585,10 +585,11 @@ class ASGICustomDomainMiddleware:
             self._reloader.poll()
         routes = self._routes
         headers = scope["headers"]
-        for name, host in headers:
+        for name, value in headers:
             if name == b"host":
+                host: bytes = value
                 break
-        else:
+        else:  # no Host header (HTTP/1.0): the server's address, as WSGI's SERVER_NAME
             server = scope.get("server")
             host = str(server[0]).encode("latin-1") if server else b""
         if self._x_host:
@@ -605,9 +606,11 @@ class ASGICustomDomainMiddleware:
             proto = trusted_value(_joined(headers, b"x-forwarded-proto"), self._x_proto)
             if proto in ("http", "https"):
                 scheme = proto
+        action: _Action = hit[0]
         if kind == "http":
-            return await hit[0](scope, receive, send, hit[1], scheme)
-        await _refuse_websocket(scope, receive, send, hit[0].hsts[scheme])
+            await action(scope, receive, send, hit[1], scheme)
+        else:
+            await _refuse_websocket(scope, receive, send, action.hsts[scheme])
 
     async def aclose(self) -> None:
         """Close the upstream sessions of the running event loop (idle keep-alive connections)."""
