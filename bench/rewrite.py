@@ -7,9 +7,10 @@ Run: python bench/rewrite.py [--size MiB] [--clients N --object MiB --requests N
    the ASGI middleware under uvicorn. Aim: peak RSS growth of each server process <= 32 MiB (the body
    is streamed, never held).
 2. 64 concurrent clients, each fetching a 10 MiB object 8 times, directly, through the WSGI middleware
-   under gunicorn (gthread: one worker, a thread per client) and through the ASGI middleware under
-   uvicorn (one process): aggregate throughput, p99 of the per-request time, peak RSS growth. Aim: the
-   ASGI middleware at least the WSGI throughput with a tenth of its memory growth.
+   under gunicorn (gthread) and through the ASGI middleware under uvicorn, each with ``--workers``
+   processes (default 2; gunicorn's threads split the clients between them): aggregate throughput, p99
+   of the per-request time, peak RSS growth. Aim: the ASGI middleware at least the WSGI throughput with
+   a tenth of its memory growth.
 
 Separate processes, so that each figure belongs to one of them: the local origin
 (``osscname.testing.origin``) serving sparse files from a temporary folder; each server wrapping a
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import os
 import socket
 import subprocess
 import sys
@@ -114,7 +116,27 @@ def download(port: int, host: str, path: str) -> tuple[int, float]:
     return total, elapsed
 
 
-def serve(server: str, port: int, origin: str, threads: int) -> None:
+def unbound_wsgi(environ: dict[str, object], start_response: object) -> list[bytes]:
+    start_response("404 Not Found", [("Content-Type", "text/plain")])  # type: ignore[operator]
+    return [b"unbound\n"]
+
+
+async def unbound_asgi(scope: dict[str, object], receive: object, send: object) -> None:
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})  # type: ignore[operator]
+        await send({"type": "http.response.body", "body": b"unbound\n"})  # type: ignore[operator]
+
+
+def asgi_app() -> object:
+    """The ASGI middleware over the bench binding, its upstream from ``OSSCNAME_BENCH_ORIGIN`` (uvicorn's
+    factory, so that each of its worker processes makes its own)."""
+    from osscname import load_bindings
+    from osscname.middleware.asgi import ASGICustomDomainMiddleware
+
+    return ASGICustomDomainMiddleware(unbound_asgi, load_bindings(BINDINGS), upstreams={BUCKET_HOST: os.environ["OSSCNAME_BENCH_ORIGIN"]})
+
+
+def serve(server: str, port: int, origin: str, workers: int, threads: int) -> None:
     """A server process, until terminated: waitress or gunicorn (gthread) with the WSGI middleware,
     uvicorn with the ASGI one, or the local origin (its listen backlog raised from socketserver's 5)."""
     if server == "origin":  # ORIGIN is the folder; 64 clients connecting at once must not wait on SYN retries
@@ -123,29 +145,19 @@ def serve(server: str, port: int, origin: str, threads: int) -> None:
         local_origin.ThreadedWSGIServer.request_queue_size = 256
         local_origin.main([origin, "--port", str(port)])
         return
-    from osscname import load_bindings
-
-    bindings, upstreams = load_bindings(BINDINGS), {BUCKET_HOST: origin}
     if server == "uvicorn":
         import uvicorn
 
-        from osscname.middleware.asgi import ASGICustomDomainMiddleware
-
-        async def asgi_app(scope: dict[str, object], receive: object, send: object) -> None:
-            if scope["type"] == "http":
-                await send({"type": "http.response.start", "status": 404, "headers": [(b"content-type", b"text/plain")]})  # type: ignore[operator]
-                await send({"type": "http.response.body", "body": b"unbound\n"})  # type: ignore[operator]
-
-        uvicorn.run(ASGICustomDomainMiddleware(asgi_app, bindings, upstreams=upstreams), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        os.environ["OSSCNAME_BENCH_ORIGIN"] = origin
+        if workers == 1:
+            uvicorn.run(asgi_app(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")  # type: ignore[arg-type]
+        else:
+            uvicorn.run("rewrite:asgi_app", factory=True, workers=workers, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
         return
-
+    from osscname import load_bindings
     from osscname.middleware import CustomDomainMiddleware
 
-    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
-        start_response("404 Not Found", [("Content-Type", "text/plain")])  # type: ignore[operator]
-        return [b"unbound\n"]
-
-    middleware = CustomDomainMiddleware(app, bindings, upstreams=upstreams)
+    middleware = CustomDomainMiddleware(unbound_wsgi, load_bindings(BINDINGS), upstreams={BUCKET_HOST: origin})
     if server == "waitress":
         import waitress
 
@@ -155,7 +167,7 @@ def serve(server: str, port: int, origin: str, threads: int) -> None:
 
     class Gunicorn(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            for name, value in {"bind": f"127.0.0.1:{port}", "worker_class": "gthread", "workers": 1, "threads": threads,
+            for name, value in {"bind": f"127.0.0.1:{port}", "worker_class": "gthread", "workers": workers, "threads": threads,
                                 "loglevel": "warning", "accesslog": None}.items():  # fmt: skip
                 self.cfg.set(name, value)
 
@@ -166,10 +178,11 @@ def serve(server: str, port: int, origin: str, threads: int) -> None:
 
 
 @contextmanager
-def server_process(server: str, origin_port: int, threads: int = 4) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
-    """This script serving the middleware with ``server``; stopped by PID (gunicorn's master stops its workers)."""
+def server_process(server: str, origin_port: int, workers: int = 1, threads: int = 4) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """This script serving the middleware with ``server``; stopped by PID (gunicorn's master and uvicorn's
+    supervisor stop their workers)."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, __file__, "--serve", server, str(port), f"127.0.0.1:{origin_port}", str(threads)])
+    process = subprocess.Popen([sys.executable, __file__, "--serve", server, str(port), f"127.0.0.1:{origin_port}", str(workers), str(threads)])
     try:
         wait_for_port(port, process)
         yield port, process
@@ -236,10 +249,11 @@ def main() -> int:
     parser.add_argument("--object", type=int, default=10, help="their object's size in MiB (default 10)")
     parser.add_argument("--requests", type=int, default=8, help="requests per concurrent client (default 8)")
     parser.add_argument("--limit", type=float, default=120.0, help="seconds after which no client starts another request (default 120)")
-    parser.add_argument("--serve", nargs=4, metavar=("SERVER", "PORT", "ORIGIN", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of gunicorn and uvicorn under load (default 2, one per core here)")
+    parser.add_argument("--serve", nargs=5, metavar=("SERVER", "PORT", "ORIGIN", "WORKERS", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        serve(args.serve[0], int(args.serve[1]), args.serve[2], int(args.serve[3]))
+        serve(args.serve[0], int(args.serve[1]), args.serve[2], int(args.serve[3]), int(args.serve[4]))
         return 0
 
     size = args.size * MiB
@@ -253,7 +267,7 @@ def main() -> int:
                 handle.truncate(length)  # sparse: no disk space, reads as zeros
         (bucket / "small.txt").write_bytes(b"warm up\n")
         origin_port = free_port()
-        origin = subprocess.Popen([sys.executable, __file__, "--serve", "origin", str(origin_port), folder, "0"], stderr=subprocess.DEVNULL)
+        origin = subprocess.Popen([sys.executable, __file__, "--serve", "origin", str(origin_port), folder, "1", "0"], stderr=subprocess.DEVNULL)
         try:
             wait_for_port(origin_port, origin)
             download(origin_port, BUCKET_HOST, "/big.bin")  # the origin's first read of a sparse file is slower
@@ -278,7 +292,7 @@ def main() -> int:
                 print("gunicorn is not installed (pip install 'osscname[bench]'): no gthread row", file=sys.stderr)
                 rows = rows[1:]
             for row, server in rows:
-                with server_process(server, origin_port, threads=args.clients) as (port, process):
+                with server_process(server, origin_port, args.workers, -(-args.clients // args.workers)) as (port, process):
                     download(port, "files.bench.example", "/small.txt")
                     baseline = served_rss(process.pid)
                     rate, p99, count = concurrent(port, "files.bench.example", path, args)
@@ -291,7 +305,7 @@ def main() -> int:
     for row, seconds, growth in single:
         print(f"{row:34} {seconds:8.2f} {size / MiB / seconds:8.0f} {growth / MiB if growth else 0:15.1f}")
     print()
-    print(f"{args.clients} concurrent clients x {args.requests} requests, {args.object} MiB object")
+    print(f"{args.clients} concurrent clients x {args.requests} requests, {args.object} MiB object, {args.workers} worker process(es) per server")
     print(f"{'':34} {'MB/s':>8} {'p99 s':>8} {'requests':>9} {'RSS growth MB':>14}")
     for row, rate, p99, count, growth in loaded:
         print(f"{row:34} {rate:8.0f} {p99:8.2f} {count:9d} {growth / 1e6:14.1f}")
