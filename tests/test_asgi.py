@@ -192,6 +192,15 @@ class RawOrigin:
             except OSError:
                 self.closed_at = time.monotonic()
             return False
+        elif path == "/stall":
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % (10 * MiB) + bytes(64 * 1024))
+            sock.settimeout(60)
+            try:
+                sock.recv(1)  # nothing more is sent: only the proxy closing ends this
+            except OSError:
+                pass
+            self.closed_at = time.monotonic()
+            return False
         elif path == "/hang":
             sock.settimeout(30)
             try:
@@ -602,6 +611,35 @@ def test_client_disconnect_closes_the_upstream(app_server: Served, raw_origin: R
     assert raw_origin.closed_at is not None and raw_origin.closed_at - left < 5
     send_raw(app_server.port, "/ok/10", host="raw.test.example")
     assert raw_origin.seen[-1].connection != trickle
+
+
+def test_disconnect_while_the_upstream_stalls(raw_origin: RawOrigin) -> None:
+    """The client leaves while the upstream sends nothing (no read returns to notice it): watching
+    ``receive`` for ``http.disconnect`` closes the upstream at once, long before the 30 s read timeout."""
+    bindings = load_bindings(APP_BINDINGS)
+    middleware = ASGICustomDomainMiddleware(asgi_app, bindings, upstreams={RAW: f"127.0.0.1:{raw_origin.port}"}, timeout=30)
+    raw_origin.closed_at = None
+    sent: list[dict[str, Any]] = []
+    first_body = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await first_body.wait()  # the client goes away once the body has started
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            first_body.set()
+
+    async def run() -> None:
+        await asyncio.wait_for(middleware(scope_for(Case("x", "", _request("raw.test.example", "/stall"), {})), receive, send), 10)
+        await middleware.aclose()
+
+    started = time.monotonic()
+    asyncio.run(run())
+    assert time.monotonic() - started < 10 and sent[0]["status"] == 200
+    assert all(message.get("more_body") for message in sent[1:]), "a body cut short must never be ended as complete"
+    _until(lambda: raw_origin.closed_at is not None, "the upstream connection closed")
 
 
 def test_backpressure(app_server: Served, raw_origin: RawOrigin) -> None:
