@@ -42,9 +42,10 @@ socket above a small high-water mark and suspends the read timeout meanwhile, so
 taken for a slow upstream), response headers come as raw bytes, a ``yarl.URL(..., encoded=True)`` sends
 the request target byte for byte (checked in the tests with ``%2F``, ``%7e``, ``|``, ``+``), it retries an
 idempotent request once on a reused connection the upstream had closed (RFC 9112 §9.3.1), and it never
-pools a connection whose response was not read to its end. httpx's ``URL`` re-encodes characters such as
-``|`` and ``{`` in a path, and its pure-Python stack (httpcore, h11, anyio) costs several times more CPU
-per byte. What aiohttp does on its own and a proxy must not is turned off: cookies (a
+pools a connection whose response was not read to its end. httpx's ``URL`` would change the target: its
+parser percent-encodes every path character outside RFC 3986's ``pchar`` (``|``, ``{``, ``^``, a backtick),
+encodes every ``%`` once one of them is not a valid escape, and drops dot segments; its stack below
+(httpcore, h11, anyio) is pure Python, where aiohttp parses in C. What aiohttp does on its own and a proxy must not is turned off: cookies (a
 ``DummyCookieJar``, else one client's cookies would go to the next), redirects, decompression and the
 headers it adds (User-Agent, Accept, Accept-Encoding).
 
