@@ -459,7 +459,10 @@ async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[Ra
 
     async def watch() -> None:
         nonlocal gone
-        while (await receive())["type"] != "http.disconnect":
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass  # a request body (never forwarded) is read and dropped
+        except Exception:  # a server whose receive fails once the client is gone: gone all the same
             pass
         gone = True
         response.close()  # wakes the read below with an error, and the connection is not pooled
