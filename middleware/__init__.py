@@ -92,7 +92,6 @@ import ssl
 from typing import Any
 from collections.abc import Iterable, Mapping
 
-from osscname.hosts import normalize_host
 from osscname.loader import load_bindings
 from osscname.model import BindingSet, Route
 
@@ -100,24 +99,14 @@ from .proxy import Rewrite, Upstreams
 from .redirect import Action, ForceHttps, Redirect
 from .reload import Reloader
 from .request import absolute_authority, trusted_value
+from .responders import HostTable
 from .responses import StartResponse
 
 __all__ = ["CustomDomainMiddleware"]
 
 _UNSEEN: Any = object()
-#: (action, canonical host) for a bound raw Host value; None for an unbound one.
-_Hit = tuple[Action, str] | None
-
-
-class _Routes:
-    """One loaded bindings file: the host index, one action per binding, and the Host cache."""
-
-    __slots__ = ("bindings", "actions", "cache")
-
-    def __init__(self, bindings: BindingSet, actions: dict[str, Action]):
-        self.bindings = bindings
-        self.actions = actions
-        self.cache: dict[str, _Hit] = {}
+#: The host table of one loaded file: a WSGI action per route, the Host cache keyed by the raw value.
+_Routes = HostTable[Action]
 
 
 class CustomDomainMiddleware:
@@ -168,7 +157,7 @@ class CustomDomainMiddleware:
             host = trusted_value(environ.get("HTTP_X_FORWARDED_HOST"), self._x_host) or host
         hit = routes.cache.get(host, _UNSEEN)
         if hit is _UNSEEN:
-            hit = self._resolve(routes, host)
+            hit = routes.resolve(host, host)
         if hit is None:
             passed: Iterable[bytes] = self.app(environ, start_response)
             return passed
@@ -184,26 +173,9 @@ class CustomDomainMiddleware:
         """Close idle upstream connections (open ones close when their response ends)."""
         self._upstreams.close()
 
-    def _resolve(self, routes: _Routes, host: str) -> _Hit:
-        name = normalize_host(host)
-        binding = None if name is None else routes.bindings.lookup(name)
-        hit = None if binding is None or name is None else (routes.actions[binding.domain], name)
-        cache = routes.cache
-        if len(cache) >= self._cache_size:
-            cache.clear()
-        cache[host] = hit
-        return hit
-
     def _route(self, bindings: BindingSet) -> _Routes:
         """An action per route; bindings that share a route (differ only in their domain) share it."""
-        shared: dict[Route, Action] = {}
-        actions: dict[str, Action] = {}
-        for binding in bindings:
-            action = shared.get(binding.route)
-            if action is None:
-                action = shared[binding.route] = self._action(binding.route)
-            actions[binding.domain] = action
-        return _Routes(bindings, actions)
+        return HostTable(bindings, self._action, self._cache_size)
 
     def _action(self, route: Route) -> Action:
         action: Action = Redirect(route) if route.mode == "redirect" else Rewrite(route, self._upstreams, self._x_for)

@@ -28,6 +28,7 @@ sent as the UTF-8 bytes of the YAML text. The stand-in app answers 200 ``app\\n`
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import io
 import signal
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote, unquote_to_bytes
 
 import yaml
 
@@ -49,6 +50,7 @@ from realserver import stop, wait_for_port
 
 __all__ = ["CORPUS_DIR", "BUCKETS_DIR", "BINDINGS_FILE", "CASES_FILE", "APP_BODY", "Request", "Case", "Reply",
            "load_cases", "load_corpus_bindings", "upstreams", "mismatches", "fetch", "environ_for", "wsgi_reply", "app",
+           "asgi_app", "scope_for", "asgi_reply",
            "Certificate", "make_certificate", "write_nginx_conf", "nginx_test", "nginx_running"]  # fmt: skip
 
 CORPUS_DIR = Path(__file__).resolve().parent / "corpus"
@@ -297,6 +299,59 @@ def wsgi_reply(application: Callable[..., Iterable[bytes]], case: Case) -> Reply
             close()
     status, headers = started[-1]
     return Reply.of(int(status.split(" ", 1)[0]), headers, b"" if case.request.method == "HEAD" else body)
+
+
+# --- asking an ASGI application in-process ------------------------------------------------------
+
+
+async def asgi_app(scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+    """The ASGI stand-in for the user's application: 200 ``app\\n`` to every http request it sees."""
+    assert scope["type"] == "http"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(APP_BODY)).encode())]})
+    await send({"type": "http.response.body", "body": APP_BODY})
+
+
+def scope_for(case: Case) -> dict[str, Any]:
+    """The ``http`` scope uvicorn builds for the case's request: ``raw_path`` and ``query_string`` as
+    sent, ``path`` decoded, header names lower-cased, the Host header first."""
+    request = case.request
+    headers = [(b"host", request.host.encode("utf-8"))]
+    headers += [(name.lower().encode("latin-1"), str(value).encode("utf-8")) for name, value in request.headers.items()]
+    return {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1", "method": request.method,
+            "scheme": request.scheme, "path": unquote(request.path), "raw_path": request.path.encode("utf-8"),
+            "query_string": request.query.encode("utf-8"), "root_path": "", "headers": headers, "client": ("127.0.0.1", 40000),
+            "server": ("127.0.0.1", 443 if request.scheme == "https" else 80), "state": {}}  # fmt: skip
+
+
+def asgi_reply(application: Callable[..., Any], case: Case, loop: asyncio.AbstractEventLoop, timeout: float = 30.0) -> Reply:
+    """Call an ASGI application with the case's request on ``loop`` (one loop for a whole run, as a
+    server has) and collect its answer as a server would: no body for HEAD, ``http.disconnect`` once
+    the response is complete."""
+    sent: list[dict[str, Any]] = []
+
+    async def call() -> None:
+        complete = asyncio.Event()
+        pending = [{"type": "http.request", "body": b"", "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            await complete.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                complete.set()
+
+        await asyncio.wait_for(application(scope_for(case), receive, send), timeout)
+
+    loop.run_until_complete(call())
+    start = sent[0]
+    assert start["type"] == "http.response.start", start
+    body = b"".join(message.get("body", b"") for message in sent[1:])
+    headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in start["headers"]]
+    return Reply.of(start["status"], headers, b"" if case.request.method == "HEAD" else body)
 
 
 # --- a real nginx in front of the local origin -------------------------------------------------

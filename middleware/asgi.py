@@ -1,0 +1,643 @@
+"""ASGI 3 middleware that serves custom domains from their OSS buckets, per one bindings file.
+
+Wrap any ASGI application (FastAPI, Starlette, Django's ``get_asgi_application()``, Quart, ...)::
+
+    from osscname.middleware.asgi import ASGICustomDomainMiddleware
+    app.add_middleware(ASGICustomDomainMiddleware, bindings="bindings.yaml")   # FastAPI / Starlette
+    application = ASGICustomDomainMiddleware(get_asgi_application(), "bindings.yaml")  # Django asgi.py
+
+Rewrites need the ``asgi`` extra (``pip install 'osscname[asgi]'``, which brings aiohttp); WSGI users do
+not pay for it. The constructor takes the WSGI middleware's options (:mod:`osscname.middleware`) with the
+same meaning: ``bindings``, ``upstreams``, ``timeout``, ``x_for``, ``x_proto``, ``x_host``, ``reload``,
+``cache_size``, ``ssl_context``. Both middlewares answer from the same :class:`~osscname.model.Route`
+through the same host table (:mod:`.responders`), and the conformance tests compare their answers case by
+case under real servers.
+
+What reaches the application
+----------------------------
+An unbound host (or one that cannot be parsed) gets the application with the very same ``scope``,
+``receive`` and ``send``, for ``http`` and ``websocket``; ``lifespan`` always goes to the application
+untouched (when it returns, the middleware closes its upstream connections). The Host is the ``host``
+header (else the server's address from ``scope["server"]``, as WSGI's ``SERVER_NAME``), normalised and
+looked up through the same bounded cache as the WSGI middleware, keyed by the header's bytes.
+
+What a bound host gets
+----------------------
+* ``http``: the WSGI middleware's answers, from the same route functions: the https.force redirect,
+  the binding's redirect (precomputed per route and scheme; only Location is joined per request), 405 /
+  400 for rewrites, and the streaming reverse proxy below. The request target is ``scope["raw_path"]``
+  (the bytes the client sent; every current server provides it) and ``query_string``, kept verbatim as
+  the WSGI middleware keeps ``REQUEST_URI``.
+* ``websocket``: refused with ``403 Forbidden`` (plus HSTS on wss). A bound domain serves a bucket's
+  objects, which no WebSocket can reach, and the WSGI middleware has no way to say so (its WSGI server
+  never hands it an upgrade). Where the server offers the WebSocket Denial Response extension (uvicorn,
+  hypercorn) the 403 carries a short plain-text body; elsewhere the handshake is closed before it is
+  accepted, which servers answer with a bare 403 as well.
+
+The reverse proxy (``mode: rewrite``)
+-------------------------------------
+Why aiohttp: its HTTP parser is compiled (the 64 concurrent streams of ``bench/rewrite.py`` leave most of
+one core to the server), reads are protocol-driven with flow control (it stops reading the upstream
+socket above a small high-water mark and suspends the read timeout meanwhile, so a slow client is never
+taken for a slow upstream), response headers come as raw bytes, a ``yarl.URL(..., encoded=True)`` sends
+the request target byte for byte (checked in the tests with ``%2F``, ``%7e``, ``|``, ``+``), it retries an
+idempotent request once on a reused connection the upstream had closed (RFC 9112 §9.3.1), and it never
+pools a connection whose response was not read to its end. httpx's ``URL`` would change the target: its
+parser percent-encodes every path character outside RFC 3986's ``pchar`` (``|``, ``{``, ``^``, a backtick),
+encodes every ``%`` once one of them is not a valid escape, and drops dot segments; its stack below
+(httpcore, h11, anyio) is pure Python, where aiohttp parses in C. What aiohttp does on its own and a proxy must not is turned off: cookies (a
+``DummyCookieJar``, else one client's cookies would go to the next), redirects, decompression and the
+headers it adds (User-Agent, Accept, Accept-Encoding).
+
+* One ``aiohttp.ClientSession`` per (scheme, bucket host), made on the first request in the running event
+  loop, keeps that upstream's keep-alive connections; ``upstreams`` overrides the address as in the WSGI
+  middleware (Host, SNI and the certificate check stay the bucket host's).
+* Backpressure: a body chunk is read only after the server took the previous one (``await send``), so
+  memory per stream is the client library's read buffer plus the server's write buffer, whatever the
+  object's size.
+* The client going away (``http.disconnect``, watched while streaming) closes the upstream connection at
+  once instead of reading the rest of the object for nobody.
+* ``timeout``: connecting and each read; before the response starts a timeout answers 504, a connection
+  error 502 (short plain-text bodies, one log line each). After the response started, an upstream that
+  breaks off (or times out) makes the middleware raise :class:`UpstreamBrokeOff`, so the server aborts
+  the connection: the client sees a body shorter than its ``Content-Length`` (or a chunked body without
+  its last chunk), never a complete-looking short object.
+* Index, ``subdir`` and ``error_document`` follow OSS static website hosting exactly as
+  :class:`osscname.middleware.proxy.Rewrite` does, from the route's fields: a 404 of at most 64 KiB is
+  buffered so that the original answer can still be returned.
+
+Request headers go upstream as the WSGI middleware sends them (end-to-end headers only, ``Content-Type``
+and ``Content-Length`` not at all since no request body is forwarded, then Host and ``X-Forwarded-*``).
+One difference remains: aiohttp sends header values as UTF-8 text, so a request header whose value is
+not valid UTF-8 reaches the upstream with those bytes re-encoded (the WSGI proxy sends them unchanged).
+
+Private buckets (signed upstream requests) are not supported yet by either middleware: a rewrite reaches
+a bucket that allows anonymous reads.
+
+``reload``: at most once per interval a request starts a check in the background; ``os.stat`` and the
+parse run in a worker thread (:func:`asyncio.to_thread`), never on the event loop, and no request waits
+for them. A valid file is installed for the requests after it; anything the load raises is logged (with
+each ``FILE:LINE:COL`` problem for a broken file) and the last good bindings keep serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from osscname.decision import FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body
+from osscname.hosts import parse_upstream_address, split_host_port
+from osscname.loader import BindingError, load_bindings
+from osscname.model import BindingSet, Route
+
+from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED
+from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
+from .responders import SCHEMES, TEXT_PLAIN, HostTable, force_https_parts, redirect_parts
+from .responses import PlainResponse
+
+try:
+    import aiohttp
+    from yarl import URL
+except ImportError as missing:  # pragma: no cover - the asgi extra is not installed
+    raise ImportError("osscname.middleware.asgi needs aiohttp: pip install 'osscname[asgi]'") from missing
+
+__all__ = ["ASGICustomDomainMiddleware", "UpstreamBrokeOff", "scope_target"]
+
+log = logging.getLogger("osscname.middleware")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+RawHeader = tuple[bytes, bytes]
+
+_UNSEEN: Any = object()
+#: Request headers never forwarded as received (lower-case, as ASGI gives them): hop-by-hop, the ones this
+#: proxy sets itself, Expect, and the two about a request body (WSGI has them outside ``HTTP_*`` too).
+_NOT_FORWARDED = frozenset(name.encode("ascii") for name in (*HOP_BY_HOP, "host", "expect", "forwarded", "content-type", "content-length"))
+_HOP_BY_HOP = frozenset(name.encode("ascii") for name in HOP_BY_HOP)
+#: Conditions and ranges apply to the requested object, not to a probe or an error document.
+_CONDITIONAL = frozenset(("range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"))
+_FOUND_BODY = plain_body(FOLDER_REDIRECT_STATUS).encode("ascii")
+_WEBSOCKET_BODY = b"403 Forbidden: this domain serves objects of a bucket, not WebSockets\n"
+
+
+class UpstreamBrokeOff(Exception):
+    """The upstream broke off a response body after the response had started: raised so that the ASGI
+    server aborts the connection instead of ending a short body as if it were complete."""
+
+
+def _encode(headers: Iterable[tuple[str, str]]) -> list[RawHeader]:
+    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+
+
+def scope_target(scope: Scope) -> tuple[str, str]:
+    """``(path, query)`` as the client sent them, as :func:`osscname.middleware.request.raw_target` reads
+    them from a WSGI environ: ``raw_path`` verbatim when it is printable ASCII, else percent-encoded."""
+    raw = scope.get("raw_path")
+    if raw and raw[:1] == b"/":
+        path = raw.decode("latin-1")
+        if not _clean(path):
+            path = _quote_text(path, _RAW_PATH_SAFE)
+    else:  # no raw path (or an absolute-form target): rebuild from the decoded one
+        path = quote(scope.get("path") or "/", safe=_PATH_SAFE)
+        if path[0] != "/":
+            path = "/" + path
+    query = scope.get("query_string", b"").decode("latin-1")
+    if query and not _clean(query):
+        query = _quote_text(query, _RAW_QUERY_SAFE)
+    return path, query
+
+
+def _joined(headers: Iterable[RawHeader], name: bytes) -> str | None:
+    """Every value of one request header joined with ", " (as a WSGI server joins repeated headers)."""
+    values = [value.decode("latin-1") for key, value in headers if key == name]
+    return ", ".join(values) if values else None
+
+
+class _Plain:
+    """A fixed ASGI response, from the WSGI middleware's :class:`PlainResponse` of the same answer."""
+
+    __slots__ = ("status", "headers", "body")
+
+    def __init__(self, response: PlainResponse):
+        self.status = int(response.status.split(" ", 1)[0])
+        self.headers = _encode(response.headers)
+        self.body = response.body[0]
+
+    async def __call__(self, scope: Scope, send: Send, extra: Sequence[RawHeader]) -> None:
+        await send({"type": "http.response.start", "status": self.status, "headers": [*self.headers, *extra]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+
+
+_METHOD_NOT_ALLOWED = _Plain(METHOD_NOT_ALLOWED)
+_BAD_REQUEST = _Plain(BAD_REQUEST)
+_BAD_GATEWAY = _Plain(BAD_GATEWAY)
+_GATEWAY_TIMEOUT = _Plain(GATEWAY_TIMEOUT)
+
+
+class _Action(Protocol):
+    """What a bound host gets: answers one ``http`` request, given the canonical host and the scheme."""
+
+    hsts: dict[str, list[RawHeader]]  #: what every response adds, per request scheme (the websocket refusal too)
+
+    def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> Awaitable[None]: ...
+
+
+class _Redirect:
+    """``mode: redirect``: the configured status, Location = bucket URL + object path + query."""
+
+    __slots__ = ("status", "origin", "object_path", "headers", "body", "hsts")
+
+    def __init__(self, route: Route):
+        parts = redirect_parts(route)
+        self.status = parts.status
+        self.origin = parts.origin
+        self.object_path = route.object_path
+        self.headers = {scheme: _encode(parts.headers[scheme]) for scheme in SCHEMES}
+        self.body = parts.body
+        self.hsts = {scheme: _encode(hsts_headers(route, scheme)) for scheme in SCHEMES}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> None:
+        path, query = scope_target(scope)
+        location = self.origin[scheme] + self.object_path(path)
+        if query:
+            location = f"{location}?{query}"
+        await send({"type": "http.response.start", "status": self.status, "headers": [(b"location", location.encode("latin-1")), *self.headers[scheme]]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+
+
+class _ForceHttps:
+    """``https.force``: a plain-http request gets 301 to the same target on https, before anything else."""
+
+    __slots__ = ("inner", "status", "headers", "body", "hsts")
+
+    def __init__(self, inner: _Action):
+        self.inner = inner
+        self.status, headers, self.body = force_https_parts()
+        self.headers = _encode(headers)
+        self.hsts = inner.hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> None:
+        if scheme == "https":
+            return await self.inner(scope, receive, send, host, scheme)
+        path, query = scope_target(scope)
+        location = force_https_location(host, path, query).encode("latin-1")
+        await send({"type": "http.response.start", "status": self.status, "headers": [(b"location", location), *self.headers]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+
+
+class _Upstream:
+    """One bucket host over one scheme: an aiohttp session (its pool of keep-alive connections) per event loop."""
+
+    def __init__(self, scheme: str, bucket_host: str, address: str, timeout: float, context: ssl.SSLContext | None):
+        self.scheme = scheme
+        self.name = f"{scheme}://{bucket_host}" + ("" if address == bucket_host else f" via {address}")
+        self.timeout = timeout
+        host, port = split_host_port(address)
+        self._base = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port or (443 if scheme == 'https' else 80)}"
+        self._sni = split_host_port(bucket_host)[0] if scheme == "https" else None
+        self._context = context
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _current(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        session = self._session
+        if session is None or self._loop is not loop or session.closed:
+            connector = aiohttp.TCPConnector(limit=0, ssl=self._context if self._context is not None else True)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
+            )  # fmt: skip
+            self._loop = loop
+        return session
+
+    async def fetch(self, method: str, target: str, headers: Sequence[tuple[str, str]]) -> _Fetched:
+        """Send one request and read the response head. Raises aiohttp.ClientError, OSError, TimeoutError, ValueError."""
+        response = await self._current().request(method, URL(self._base + target, encoded=True), headers=headers,
+                                                 allow_redirects=False, server_hostname=self._sni)  # fmt: skip
+        return _Fetched(self, response)
+
+    async def aclose(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+
+class _Upstreams:
+    """Every :class:`_Upstream` of a middleware, made on first use and kept across reloads."""
+
+    def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None):
+        try:
+            self._addresses = {host: parse_upstream_address(value) for host, value in addresses.items()}
+        except ValueError as error:
+            raise ValueError(f"upstreams: {error}") from None
+        self._timeout = timeout
+        self._context = context
+        self._made: dict[tuple[str, str], _Upstream] = {}
+
+    def get(self, scheme: str, bucket_host: str) -> _Upstream:
+        upstream = self._made.get((scheme, bucket_host))
+        if upstream is None:
+            forced, address = self._addresses.get(bucket_host, (None, bucket_host))
+            connect = forced or scheme
+            if connect == "https" and self._context is None:
+                self._context = ssl.create_default_context()
+            upstream = self._made[(scheme, bucket_host)] = _Upstream(connect, bucket_host, address, self._timeout, self._context)
+        return upstream
+
+    async def aclose(self) -> None:
+        for upstream in list(self._made.values()):
+            await upstream.aclose()
+
+
+class _Fetched:
+    """One upstream response: status (the error document's is set to 404), end-to-end headers, and what
+    of the body was already buffered."""
+
+    __slots__ = ("upstream", "response", "status", "buffered", "complete")
+
+    def __init__(self, upstream: _Upstream, response: aiohttp.ClientResponse):
+        self.upstream = upstream
+        self.response = response
+        self.status = response.status
+        self.buffered = b""
+        self.complete = False  #: the whole body is in ``buffered`` and the connection was released
+
+    def headers(self) -> list[RawHeader]:
+        """Response headers without hop-by-hop ones (nor those the upstream's Connection names)."""
+        drop = _HOP_BY_HOP
+        connection = self.response.headers.get("Connection")
+        if connection:
+            drop = drop | {token.strip().lower().encode("latin-1") for token in connection.split(",")}
+        out = []
+        for name, value in self.response.raw_headers:
+            name = name.lower()
+            if name not in drop:
+                if b"\r" in value or b"\n" in value:  # an obsolete folded header: unfold it
+                    value = b" ".join(value.split())
+                out.append((name, value))
+        return out
+
+    async def buffer(self) -> bool:
+        """Read a small body into memory and release the connection; False if it is too large (what was
+        read then goes out first when the body is streamed on, unchanged)."""
+        length = self.response.content_length
+        if length is not None and length > BUFFERED_404:
+            return False
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while size <= BUFFERED_404:
+                data = await self.response.content.readany()
+                if not data:
+                    break
+                chunks.append(data)
+                size += len(data)
+        except BaseException:
+            self.response.close()
+            raise
+        self.buffered = b"".join(chunks)
+        if size > BUFFERED_404:
+            return False
+        self.response.release()
+        self.complete = True
+        return True
+
+    def finish(self) -> None:
+        """Back to the pool if the body was read to its end (aiohttp checks), else the connection is closed."""
+        self.response.release()
+
+
+class _Rewrite:
+    """``mode: rewrite``: the object (or index / error document) streamed under the custom domain.
+
+    Built from a :class:`Route` alone; paths come from the route's own functions, and the follow-ups are
+    those of :meth:`osscname.middleware.proxy.Rewrite._answer`, in the same order."""
+
+    __slots__ = ("route", "upstreams", "hsts", "trust_for")
+
+    def __init__(self, route: Route, upstreams: _Upstreams, trust_for: int):
+        self.route = route
+        self.upstreams = upstreams
+        self.hsts = {scheme: _encode(hsts_headers(route, scheme)) for scheme in SCHEMES}
+        self.trust_for = trust_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> None:
+        extra = self.hsts[scheme]
+        method = scope["method"]
+        if method not in FORWARDED_METHODS:
+            return await _METHOD_NOT_ALLOWED(scope, send, extra)
+        path, query = scope_target(scope)
+        if has_dot_segment(path):
+            return await _BAD_REQUEST(scope, send, extra)
+        upstream = self.upstreams.get(self.route.scheme or scheme, self.route.bucket_host)
+        try:
+            answer = await self._answer(upstream, method, path, query, self._headers(scope, host, scheme), host, scheme)
+        except TimeoutError:  # aiohttp's connect and read timeouts are TimeoutErrors too
+            log.warning("%s %s%s: upstream %s timed out after %gs", method, host, path, upstream.name, upstream.timeout)
+            return await _GATEWAY_TIMEOUT(scope, send, extra)
+        except (OSError, aiohttp.ClientError) as error:
+            log.warning("%s %s%s: upstream %s failed: %s", method, host, path, upstream.name, error or type(error).__name__)
+            return await _BAD_GATEWAY(scope, send, extra)
+        except ValueError:  # a header value or target aiohttp refuses to send (control characters)
+            return await _BAD_REQUEST(scope, send, extra)
+        if isinstance(answer, _Fetched):
+            await _relay(answer, receive, send, extra, f"{method} {host}{path}")
+        else:
+            location = answer.encode("latin-1")
+            await send({"type": "http.response.start", "status": FOLDER_REDIRECT_STATUS, "headers": [
+                (b"location", location), (b"content-type", TEXT_PLAIN.encode("ascii")), (b"content-length", str(len(_FOUND_BODY)).encode("ascii")), *extra]})  # fmt: skip
+            await send({"type": "http.response.body", "body": b"" if method == "HEAD" else _FOUND_BODY})
+
+    def _headers(self, scope: Scope, host: str, scheme: str) -> list[tuple[str, str]]:
+        """End-to-end request headers as received, then Host and X-Forwarded-* set by this proxy."""
+        received: list[RawHeader] = scope["headers"]
+        drop = _NOT_FORWARDED
+        connection = _joined(received, b"connection")
+        if connection:
+            drop = drop | {token.strip().lower().encode("latin-1") for token in connection.split(",")}
+        headers = [("Host", self.route.upstream_host_for(host))]
+        for name, value in received:
+            if name not in drop and not name.startswith(b"x-forwarded-"):
+                try:
+                    text = value.decode("utf-8")
+                except UnicodeDecodeError:  # aiohttp sends text as UTF-8: these bytes cannot go out unchanged
+                    text = value.decode("latin-1")
+                headers.append((name.decode("latin-1"), text))
+        client = scope.get("client")
+        address = str(client[0]) if client else "unknown"
+        chain = _joined(received, b"x-forwarded-for") if self.trust_for else None
+        if chain:  # keep what the trusted proxies added, drop what the client may have made up
+            values = [value.strip() for value in chain.split(",")]
+            address = ", ".join([*values[-self.trust_for :], address])
+        headers += [("X-Forwarded-For", address), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
+        return headers
+
+    async def _answer(self, upstream: _Upstream, method: str, path: str, query: str, headers: list[tuple[str, str]], host: str, scheme: str) -> _Fetched | str:
+        """The upstream response to relay, or the Location of a folder redirect."""
+        route = self.route
+        suffix = f"?{query}" if query else ""
+        fetched = await upstream.fetch(method, route.object_path(path) + suffix, headers)
+        if fetched.status != 404 or method == "OPTIONS" or not (route.folder or route.error_path) or not await fetched.buffer():
+            return fetched
+        plain = [header for header in headers if header[0].lower() not in _CONDITIONAL]
+        if route.folder and path[-1] != "/":
+            folder = route.folder_path(path)
+            if route.folder == "redirect":
+                probe = await upstream.fetch("HEAD", folder, plain)
+                probe.finish()
+                if probe.status == 200:
+                    return f"{scheme}://{host}{path}/{suffix}"
+            else:
+                served = await upstream.fetch(method, folder + suffix, headers)
+                if served.status != 404 or not await served.buffer():
+                    return served
+        if route.error_path:
+            document = await upstream.fetch("HEAD" if method == "HEAD" else "GET", route.error_path, plain)
+            if document.status == 200:
+                document.status = 404
+            return document
+        return fetched
+
+
+async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[RawHeader], what: str) -> None:
+    """Stream an upstream response to the client, a chunk at a time, each read only after the server took
+    the previous one; a client that goes away closes the upstream connection."""
+    response = fetched.response
+    headers = fetched.headers()
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        try:
+            while (await receive())["type"] != "http.disconnect":
+                pass  # a request body (never forwarded) is read and dropped
+        except Exception:  # a server whose receive fails once the client is gone: gone all the same
+            pass
+        gone = True
+        response.close()  # wakes the read below with an error, and the connection is not pooled
+
+    start = {"type": "http.response.start", "status": fetched.status, "headers": [*headers, *extra] if extra else headers}
+    if fetched.complete:  # a small 404 read whole while the follow-ups were looked up
+        await send(start)
+        await send({"type": "http.response.body", "body": fetched.buffered})
+        return
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await send(start)
+        if fetched.buffered:
+            await send({"type": "http.response.body", "body": fetched.buffered, "more_body": True})
+        content = response.content
+        while not gone:
+            try:
+                data = await content.readany()
+            except (OSError, aiohttp.ClientError) as error:
+                if gone:
+                    return
+                log.warning("%s: upstream %s broke off a response body: %s", what, fetched.upstream.name, error or type(error).__name__)
+                raise UpstreamBrokeOff(f"{what}: upstream {fetched.upstream.name} broke off the response body") from error
+            if not data:
+                response.release()  # read to its end: the connection goes back to the pool
+                watcher.cancel()
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+    finally:
+        watcher.cancel()
+        response.close()  # a no-op once released; otherwise the connection is dropped, never pooled
+
+
+class _Reloader:
+    """Checks the bindings file every ``interval`` s in the background; installs it if it changed and loads."""
+
+    def __init__(self, path: str, interval: float, install: Callable[[BindingSet], None]):
+        self.path = path
+        self.interval = interval
+        self._install = install
+        self._stamp = _stamp(path)
+        self._next = time.monotonic() + interval
+        self._task: asyncio.Task[None] | None = None
+
+    def poll(self) -> None:
+        if self._task is None and time.monotonic() >= self._next:
+            self._task = asyncio.get_running_loop().create_task(self._check())
+
+    async def _check(self) -> None:
+        try:
+            stamp = await asyncio.to_thread(_stamp, self.path)
+            if stamp is None or stamp == self._stamp:
+                return  # unchanged, or missing for a moment (an editor replacing it): look again later
+            self._stamp = stamp
+            bindings = await asyncio.to_thread(load_bindings, self.path)
+        except BindingError as error:
+            log.error("%s: not reloaded, %d problem(s); the last good bindings keep serving", self.path, len(error.problems))
+            for line in error.lines():
+                log.error("%s", line)
+        except Exception:
+            log.exception("%s: not reloaded; the last good bindings keep serving", self.path)
+        else:
+            self._install(bindings)
+            log.info("%s: reloaded, %d bindings", self.path, len(bindings))
+        finally:
+            self._next = time.monotonic() + self.interval
+            self._task = None
+
+
+def _stamp(path: str) -> tuple[int, int, int] | None:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+
+
+class ASGICustomDomainMiddleware:
+    """Answer requests for bound custom domains from their buckets; pass every other request on (ASGI 3)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        bindings: str | os.PathLike[str] | BindingSet,
+        *,
+        upstreams: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        x_for: int = 0,
+        x_proto: int = 0,
+        x_host: int = 0,
+        reload: float = 0,
+        cache_size: int = 4096,
+        ssl_context: ssl.SSLContext | None = None,
+    ):
+        if min(x_for, x_proto, x_host) < 0 or cache_size < 1 or timeout <= 0 or reload < 0:
+            raise ValueError("x_for, x_proto, x_host and reload must be >= 0, cache_size >= 1, timeout > 0")
+        self.app = app
+        self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
+        self._cache_size = cache_size
+        self._upstreams = _Upstreams(upstreams or {}, timeout, ssl_context)
+        loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
+        self._routes = self._route(loaded)
+        self._reloader: _Reloader | None = None
+        if reload:
+            if isinstance(bindings, BindingSet):
+                raise ValueError("reload needs the bindings file's path, not a BindingSet")
+            self._reloader = _Reloader(os.fspath(bindings), reload, self._install)
+
+    @property
+    def bindings(self) -> BindingSet:
+        """The bindings currently served (the last good file when reloading)."""
+        return self._routes.bindings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            try:
+                await self.app(scope, receive, send)
+            finally:  # the server is shutting down (or the app has no lifespan): let go of upstream connections
+                await self.aclose()
+            return
+        if self._reloader is not None:
+            self._reloader.poll()
+        routes = self._routes
+        headers = scope["headers"]
+        for name, value in headers:
+            if name == b"host":
+                host: bytes = value
+                break
+        else:  # no Host header (HTTP/1.0): the server's address, as WSGI's SERVER_NAME
+            server = scope.get("server")
+            host = str(server[0]).encode("latin-1") if server else b""
+        if self._x_host:
+            forwarded = trusted_value(_joined(headers, b"x-forwarded-host"), self._x_host)
+            if forwarded:
+                host = forwarded.encode("latin-1")
+        hit = routes.cache.get(host, _UNSEEN)
+        if hit is _UNSEEN:
+            hit = routes.resolve(host, host.decode("latin-1"))
+        if hit is None or (kind != "http" and kind != "websocket"):
+            return await self.app(scope, receive, send)
+        scheme = "https" if scope.get("scheme") in ("https", "wss") else "http"
+        if self._x_proto:
+            proto = trusted_value(_joined(headers, b"x-forwarded-proto"), self._x_proto)
+            if proto in ("http", "https"):
+                scheme = proto
+        action: _Action = hit[0]
+        if kind == "http":
+            await action(scope, receive, send, hit[1], scheme)
+        else:
+            await _refuse_websocket(scope, receive, send, action.hsts[scheme])
+
+    async def aclose(self) -> None:
+        """Close the upstream sessions of the running event loop (idle keep-alive connections)."""
+        await self._upstreams.aclose()
+
+    def _route(self, bindings: BindingSet) -> HostTable[_Action]:
+        return HostTable(bindings, self._action, self._cache_size)
+
+    def _action(self, route: Route) -> _Action:
+        action: _Action = _Redirect(route) if route.mode == "redirect" else _Rewrite(route, self._upstreams, self._x_for)
+        return _ForceHttps(action) if route.https_force else action
+
+    def _install(self, bindings: BindingSet) -> None:
+        self._routes = self._route(bindings)
+
+
+async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, extra: list[RawHeader]) -> None:
+    """A WebSocket to a bound host: 403, with a body where the server offers the denial response."""
+    if (await receive())["type"] != "websocket.connect":
+        return  # the client left before the handshake
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        await send({"type": "websocket.http.response.start", "status": 403, "headers": [
+            (b"content-type", TEXT_PLAIN.encode("ascii")), (b"content-length", str(len(_WEBSOCKET_BODY)).encode("ascii")), *extra]})  # fmt: skip
+        await send({"type": "websocket.http.response.body", "body": _WEBSOCKET_BODY})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
