@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import io
+import os
 import signal
 import ssl
 import subprocess
@@ -112,6 +113,16 @@ class Reply(NamedTuple):
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
         return cls(status, headers, body)
+
+
+#: (test node id) of corpus tests that found their case declared rather than answered: the target
+#: refuses its binding, or cannot be asked it. Read by conftest's corpus table.
+DECLARED: set[str] = set()
+
+
+def declared() -> None:
+    """Mark the running corpus test as a declared case (see :data:`DECLARED`)."""
+    DECLARED.add(os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0])
 
 
 # --- loading -----------------------------------------------------------------------------------
