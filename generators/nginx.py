@@ -66,7 +66,7 @@ from osscname.features import Declaration, Deviates, Refused, Supported
 from .base import Target, UnsafeValue, environment, make_parser, options_from, parse_upstream, run
 
 __all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "Slot", "Field", "FIELDS", "records", "hash_sizes",
-           "HashSizes", "PROXY_BUFFERING", "REDIRECT_STATUSES"]  # fmt: skip
+           "HashSizes", "PROXY_BUFFERING", "Buffering", "REDIRECT_STATUSES"]  # fmt: skip
 
 TEMPLATE = "nginx.conf.j2"
 PROG = "generate-nginx"
@@ -82,7 +82,8 @@ REDIRECT_STATUSES = (301, 302, 307, 308)
 #: How nginx buffers what it proxies, chosen with bench/nginx_proxy.py (64 clients fetching a 10 MiB
 #: object; the README has the figures): nginx's defaults (8 pages of 4 KiB, 1 GiB of temporary file per
 #: request) spend their time in small reads and in writing large objects to disk and reading them back.
-PROXY_BUFFERING = (("proxy_buffer_size", ("64k",)), ("proxy_buffers", ("16", "64k")), ("proxy_busy_buffers_size", ("128k",)))
+Buffering = tuple[tuple[str, tuple[str, ...]], ...]
+PROXY_BUFFERING: Buffering = (("proxy_buffer_size", ("64k",)), ("proxy_buffers", ("16", "64k")), ("proxy_busy_buffers_size", ("128k",)))
 
 SUBDIR_REDIRECT_REFUSAL = (
     "subdir: redirect must know whether <path>/{index} exists before answering, which nginx cannot ask "
