@@ -463,21 +463,24 @@ def _fit(tables_: list[Table], defaults: tuple[int, int], memo: dict[tuple[int, 
     """nginx's defaults if every table builds with them, else the values to set.
 
     The bucket size grows in cache lines until it holds the longest key and, for big tables, six
-    average keys (fewer would need a near-perfect hash); the table size is the first power of two
-    where a uniform hash would overflow no bucket, checked (and doubled while needed) by replaying
-    nginx's search. A few MB of bucket pointers is cheap; a warning on every reload is not.
+    average keys of each (fewer would need a near-perfect hash); the table size is the first power of
+    two where a uniform hash would overflow no bucket of any table (each with its own key count and
+    average key size: the record numbers' short keys must not make the names' table look roomier than
+    it is, or the replay of a hopeless size takes tens of seconds), checked (and doubled while needed)
+    by replaying nginx's search. A few MB of bucket pointers is cheap; a warning on every reload is not.
+    (nginx gives each map with more than ``max_size / 100`` keys about ``max_size`` bucket pointers: the
+    host map, and the record fields every record has.)
     """
     default_max, default_bucket = defaults
     if _all_build(tables_, default_max, default_bucket, memo):
         return None, None
-    sizes = list(map(operator.itemgetter(1), itertools.chain.from_iterable(tables_)))
-    largest = max(len(table) for table in tables_)
-    average, longest = sum(sizes) // len(sizes), max(sizes)
+    shapes = [(len(table), sum(map(operator.itemgetter(1), table)) // len(table)) for table in tables_]
+    longest = max(map(operator.itemgetter(1), itertools.chain.from_iterable(tables_)))
     bucket = default_bucket
-    while bucket - POINTER < longest or (largest > 256 and (bucket - POINTER) // average < 6):
+    while bucket - POINTER < longest or any(keys > 256 and (bucket - POINTER) // average < 6 for keys, average in shapes):
         bucket += CACHE_LINE if bucket < 4 * CACHE_LINE else bucket
     max_size = default_max
-    while _overflow(largest, max_size, (bucket - POINTER) // average) > 1:
+    while any(_overflow(keys, max_size, (bucket - POINTER) // average) > 1 for keys, average in shapes):
         max_size *= 2
     while not _all_build(tables_, max_size, bucket, memo):
         max_size *= 2

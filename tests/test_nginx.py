@@ -7,6 +7,7 @@ did not change, not that nginx accepts it), and the example is served by a real 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import socket
 import socketserver
@@ -759,3 +760,25 @@ def test_nginx_answers_400_where_the_middleware_redirects_or_proxies_a_declared_
     assert "nginx answers 400 itself" in note and target in note
     hsts = declared["https.hsts"]
     assert isinstance(hsts, Deviates) and "no Strict-Transport-Security" in hsts.note
+
+
+def test_hash_size_guess_is_made_per_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many short record numbers beside the host names must not make the names' table look roomier
+    than it is: the guess is made per table, so no hopeless size is replayed (each such replay of
+    nginx's search tries a thousand sizes, seconds at this size and tens of seconds at 200k names)."""
+    names = [hashlib.sha256(str(i).encode()).hexdigest()[: 4 + i % 13] + ".example.com" for i in range(20000)]
+    records = [str(number) for number in range(1, 20001)]
+    replayed: list[tuple[int, int, int, bool]] = []
+    builds = generator.builds
+
+    def traced(table: Any, max_size: int, bucket_size: int) -> bool:
+        built = builds(table, max_size, bucket_size)
+        replayed.append((len(table), max_size, bucket_size, built))
+        return built
+
+    monkeypatch.setattr(generator, "builds", traced)
+    sizes = generator.hash_sizes(names, [], [records])
+    assert [replay for replay in replayed if not replay[3] and replay[1] > generator.MAP_DEFAULTS[0]] == []
+    assert sizes.map_max_size is not None and sizes.map_bucket_size is not None
+    for table in generator.tables(names, []) + generator.tables(records, []):
+        assert builds(table, sizes.map_max_size, sizes.map_bucket_size)
