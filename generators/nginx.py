@@ -307,26 +307,29 @@ FIELDS = (
 )  # fmt: skip
 
 
-def records(bindings: BindingSet, kept: list[Binding]) -> tuple[list[tuple[str, str]], list[tuple[str, ...]]]:
-    """(domain, record number) per kept binding, and each record's field values (:data:`FIELDS` order;
-    record ``n`` is at ``n - 1``), every value checked against its slot.
+def records(bindings: BindingSet, kept: list[Binding]) -> tuple[list[str], list[str], list[tuple[str, ...]]]:
+    """The kept bindings' domains (each checked against :data:`DOMAIN`), each one's record number,
+    and each record's field values (:data:`FIELDS` order; record ``n`` is at ``n - 1``, every value
+    checked against its slot).
 
     Bindings that differ only in their domain share a :class:`Route` object (the loader memoises them),
     so fields are read once per route, and routes that nginx cannot tell apart (they differ only in an
     ICP number, say) share a record."""
+    domains = [binding.domain for binding in kept]
+    if not all(map(DOMAIN.pattern.fullmatch, domains)):  # one pass in C; the loop below names the culprit
+        for binding in kept:
+            DOMAIN.check(binding.domain, "domain", bindings.where(binding))
     by_route: dict[int, str] = {}  # id(route) → record number; the routes live as long as ``kept``
     numbers: dict[tuple[str, ...], str] = {}
-    hosts: list[tuple[str, str]] = []
-    domain_ok = DOMAIN.pattern.fullmatch
+    record_of: list[str] = []
+    append = record_of.append
     for binding in kept:
-        if not domain_ok(binding.domain):
-            DOMAIN.check(binding.domain, "domain", bindings.where(binding))
         number = by_route.get(id(binding.route))
         if number is None:
             values = _field_values(binding.route, bindings.where(binding))
             number = by_route[id(binding.route)] = numbers.setdefault(values, str(len(numbers) + 1))
-        hosts.append((binding.domain, number))
-    return hosts, list(numbers)
+        append(number)
+    return domains, record_of, list(numbers)
 
 
 def _field_values(route: Route, where: str) -> tuple[str, ...]:
@@ -557,9 +560,8 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     fixed = dict(connect_schemes)
     ssl = any(listen.ssl for listen in options.listen)
     https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
-    hosts, values = records(bindings, kept)
+    names, record_of, values = records(bindings, kept)
     maps = field_maps(values)
-    names = [domain for domain, _ in hosts]
     exact = [name for name in names if name[0] != "*"]
     wildcards = [name[2:] for name in names if name[0] == "*"]
     # Each field's map holds some of the record numbers: a subset builds whenever the whole set does
@@ -575,7 +577,7 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
         "left_out": _left_out(bindings, kept),
         "hash_directives": sizes.directives(),
         "emit_hash_sizes": not options.no_hash_sizes,
-        "host_lines": _lines(f"    {domain} {number};" for domain, number in hosts),
+        "host_lines": _lines(f"    {domain} {number};" for domain, number in zip(names, record_of, strict=True)),
         "field_maps": maps,
         "redirect_statuses": REDIRECT_STATUSES,
         "proxy_buffering": PROXY_BUFFERING,
