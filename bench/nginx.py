@@ -45,11 +45,11 @@ def per_host_conf(bindings: list[Binding], listen: str) -> str:
     out = []
     for b in bindings:
         if b.mode == "redirect":
-            body = f"    return {b.status} http://{b.bucket_host}/{b.prefix_url}$request_uri;"
+            body = f"    return {b.status} http://{b.bucket_host}/{b.route.root[1:]}$request_uri;"
         else:
             # A variable defers resolving the bucket host to request time (the resolver), as ours does.
             body = (f"    location / {{\n        set $bucket {b.bucket_host};\n        proxy_set_header Host $bucket;\n"
-                    f"        proxy_pass http://$bucket/{b.prefix_url}$request_uri;\n    }}")  # fmt: skip
+                    f"        proxy_pass http://$bucket/{b.route.root[1:]}$request_uri;\n    }}")  # fmt: skip
         out.append(f"server {{\n    listen {listen};\n    server_name {b.domain};\n{body}\n}}\n")
     return "".join(out)
 

@@ -3,21 +3,40 @@
 Why the file has the shape it has:
 
 * **Hashes, not server blocks.** nginx pays per ``server`` block (10k blocks cost about 144 MB) but a
-  100k-entry ``map`` costs tens of MB and loads in a fraction of a second. So every per-binding fact
-  travels in one ``map $host ... { hostnames; }`` whose value is a small ``|``-separated record
-  (:data:`RECORD`); fixed regex maps in the template split it into variables, and a single ``server``
-  block lists the bound names and acts on those variables. ``hostnames`` gives the lookup rule of
+  100k-entry ``map`` costs tens of MB and loads in a fraction of a second. So one
+  ``map $host ... { hostnames; }`` gives each bound name a record number, and a single ``server``
+  block lists the bound names and acts on the record's fields. ``hostnames`` gives the lookup rule of
   :meth:`BindingSet.lookup`: exact first, then the most specific ``*.`` wildcard.
+* **One map per field, from one list.** A record is what a :class:`~osscname.model.Route` does
+  (bindings that differ only in their domain share one), and each of its fields is a
+  ``map $osscname_record $osscname_<field>`` keyed by the record number, with entries only for the
+  records where the field is not empty. The fields are :data:`FIELDS`, read from the route's own
+  (pre-encoded) values; nothing is split out of a packed string at request time.
+* **Validated, then laid out.** Every value is checked against what its slot of the file allows (a
+  host name, a percent-encoded path, a number, one of a few words: :class:`Slot`) before it becomes
+  text, so a value that bypassed the loader cannot change the file's meaning; the template only lays
+  out what :func:`render` built, and its guard refuses unsafe characters once more.
 * **Only the bound hosts.** No ``default_server``; every bound name is in ``server_name``, so the
   user's own servers keep answering every other host. Should this server become the default by
   accident (included before a default server that does not say ``default_server``), an unbound host
   gets ``421 Misdirected Request`` rather than some binding's answer.
 * **Paths as sent.** Upstream targets and redirect Locations are cut from ``$request_uri``, never from
-  ``$uri`` (decoded and normalised), so percent-encoding is kept exactly as the middleware keeps it.
+  ``$uri`` (decoded and normalised), so percent-encoding is kept exactly as the middleware keeps it;
+  an empty query (a bare ``?``) is dropped, as the middleware drops it.
+* **No binding's headers before the host is known.** nginx answers some requests itself while
+  reading them (``400`` for a target it cannot normalise or a malformed Host header), when ``$host``
+  is still this server's first name. The record is only read once this server's rewrite phase has
+  begun, so such an answer carries no binding's HSTS or ``Allow``.
+* **Redirect statuses in one place.** ``return`` takes a literal status, so each redirect status has
+  one internal location (from :data:`REDIRECT_STATUSES`) that the single ``rewrite`` reaches.
 * **Refuse rather than approximate.** ``subdir: redirect`` must know whether ``<path>/<index>``
   exists before answering, which a ``proxy_pass`` cannot ask; such a binding is refused by name
   (``--skip-unsupported`` leaves it out and says so). A rewrite whose bucket host nginx would have to
-  resolve at request time is refused unless ``--resolver`` or ``--upstream`` says how.
+  resolve at request time is refused unless ``--resolver`` or ``--upstream`` says how. What nginx does
+  differently and cannot help (raw non-ASCII bytes of the target copied as sent, its own ``400`` for
+  targets it cannot normalise) is declared as :class:`~osscname.features.Deviates` (:func:`declare`).
+* **Buffers for large objects.** :data:`PROXY_BUFFERING` holds the proxy buffer sizes chosen from
+  ``bench/nginx_proxy.py`` (64 clients fetching a 10 MiB object).
 * **Hash sizes from the input.** :func:`hash_sizes` replays nginx's own table-building loop
   (``ngx_hash_init``, ``ngx_hash_wildcard_init``) over the actual keys, so the file loads without
   "could not build" errors or warnings and emits the http-wide ``*_hash_*`` directives only when
@@ -35,7 +54,7 @@ import operator
 import re
 import sys
 from dataclasses import dataclass, field
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup
 
@@ -44,21 +63,29 @@ from osscname.model import UNSAFE, Binding, BindingSet, Route
 
 from osscname.features import Declaration, Deviates, Refused, Supported
 
-from .base import Target, environment, make_parser, options_from, parse_upstream, run
+from .base import Target, UnsafeValue, environment, make_parser, options_from, parse_upstream, run
 
-__all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "record", "hash_sizes", "HashSizes"]
+__all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "Slot", "Field", "FIELDS", "records", "hash_sizes",
+           "HashSizes", "PROXY_BUFFERING", "Buffering", "REDIRECT_STATUSES"]  # fmt: skip
 
 TEMPLATE = "nginx.conf.j2"
 PROG = "generate-nginx"
-#: Fields of the per-binding record, in the order the template's regex maps read them.
-RECORD = ("action", "https_force", "hsts", "scheme", "bucket_host", "root", "index", "proxy_kind",
-          "error_document", "upstream_host")  # fmt: skip
 #: Names per ``server_name`` directive: fewer directives to parse and keep, lines still readable.
 SERVER_NAMES_PER_LINE = 8
 #: CA bundle that nginx checks https buckets against (Debian's ca-certificates).
 DEFAULT_TRUSTED_CERTIFICATE = "/etc/ssl/certs/ca-certificates.crt"
 #: The only variable a certificate path may use: nginx loads such files per handshake (1.15.9+).
 SSL_SERVER_NAME = "$ssl_server_name"
+
+#: The redirect statuses, each answered by one internal location (``return`` needs a literal status).
+REDIRECT_STATUSES = (301, 302, 307, 308)
+#: How nginx buffers what it proxies, chosen with bench/nginx_proxy.py (64 clients fetching a 10 MiB
+#: object; the README has the figures). nginx's defaults (8 buffers of one 4 KiB page) move a large
+#: object 4 KiB at a time: about three times the nginx CPU per request and a third of the requests per
+#: second. 64 buffers were no faster for more memory, nor was turning the temporary file off; 16 x 64k
+#: holds at most 1 MiB per proxied connection.
+Buffering = tuple[tuple[str, tuple[str, ...]], ...]
+PROXY_BUFFERING: Buffering = (("proxy_buffer_size", ("64k",)), ("proxy_buffers", ("16", "64k")), ("proxy_busy_buffers_size", ("128k",)))
 
 SUBDIR_REDIRECT_REFUSAL = (
     "subdir: redirect must know whether <path>/{index} exists before answering, which nginx cannot ask "
@@ -181,33 +208,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- what nginx can do -------------------------------------------------------------------------
 
 
+#: Stock nginx cannot percent-encode: it has no escaping function for ``$request_uri``, and maps
+#: cannot loop over its bytes (njs and the Perl module are not in a stock build).
+RAW_BYTES = (
+    "raw non-ASCII bytes in the request target, and the ASCII characters a URI cannot hold raw (\" < > ^ ` { | } \\), "
+    "are copied as sent into Location and the upstream target (stock nginx cannot percent-encode them); the "
+    "middleware sends them as %XX"
+)
+#: nginx parses the request line before it reads Host: what it cannot take, it answers itself.
+OWN_400_RAW = "nginx answers 400 itself, before it reads Host, to a request line with a raw space, control character or DEL"
+OWN_400 = (
+    "nginx answers 400 itself, before it reads Host, for a target it cannot normalise (/../x, /.%2E//x, "
+    "/a%00, /a%, /%g1), where the middleware redirects or proxies it as sent (a rewrite's dot segments get "
+    "400 from both)"
+)
+NO_HSTS_ON_OWN_400 = (
+    "nginx's own 400 for a target it cannot normalise (or a malformed Host) is made before the host is known, "
+    "so it carries no Strict-Transport-Security; the middleware's 400 for a rewrite's dot segment carries it"
+)
+
+
 def declare(options: Options) -> dict[str, Declaration]:
     def resolves(binding: Binding) -> bool:
         """nginx would resolve the bucket host at request time: a name, not an IP, not an --upstream."""
         return binding.bucket_host not in options.upstreams and not is_ip_address(split_host_port(binding.bucket_host)[0])
 
+    # What nginx does with odd request targets is declared on the request features, for every binding.
     rewrite: Declaration = Supported() if options.resolver else Refused(RESOLVER_REFUSAL, when=resolves)
     return {
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": rewrite, "prefix": Supported(), "index": Supported(),
         "subdir.redirect": Refused(SUBDIR_REDIRECT_REFUSAL), "subdir.serve": Supported(), "subdir.not_found": Supported(),
         "error_document": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
-        "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(), "scheme.https": Supported(),
-        "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
-        "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
-        "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(), "wildcard": Supported(),
-        "zone_apex": Supported(), "request.absolute_form": Supported(),
+        "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(),
+        "scheme.https": Supported(), "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(),
+        "endpoint_type.accelerate": Supported(), "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(),
+        "endpoint.path": Supported(), "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(),
+        "wildcard": Supported(), "zone_apex": Supported(), "request.absolute_form": Supported(),
         "private": Refused(
             "private: the bucket answers signed requests only, and this file does not sign (njs signing is not built yet): "
             "serve the domain through the middleware, or make the bucket public-read"
         ),
-        "request.invalid_characters": Deviates(
-            "nginx answers 400 itself to a request line with a raw space, control character or DEL (before it reads Host)"
-        ),
-        "request.unnormalisable": Deviates(
-            "nginx answers 400 itself to a path it cannot normalise (a `..` above the root, `%00`, a malformed `%`-escape), "
-            "before it reads Host: no binding's header (HSTS) is on that answer"
-        ),
+        "request.invalid_characters": Deviates(f"{OWN_400_RAW}; {RAW_BYTES}"),
+        "request.unnormalisable": Deviates(f"{OWN_400}; {NO_HSTS_ON_OWN_400}"),
         "request.invalid_host": Deviates(
             "nginx looks up Host values the middleware takes for no host name (a leading dot, a `_` label, a bad A-label) "
             "as the name they end in, so a wildcard can answer them"
@@ -215,28 +258,98 @@ def declare(options: Options) -> dict[str, Declaration]:
     }  # fmt: skip
 
 
-def record(binding: Binding) -> str:
-    """The map value carrying everything nginx needs about a binding, fields in :data:`RECORD` order.
+# --- records: what the file says about each route, validated ---------------------------------
 
-    Every field is either a fixed word, a number, a canonical host or a percent-encoded path, so none
-    contains ``|`` (and :data:`UNSAFE` characters are refused again by the template guard).
-    """
-    rewrite = binding.mode == "rewrite"
-    folder = rewrite and binding.index is not None and binding.subdir == "serve"
-    error_document = rewrite and binding.error_document is not None
-    fields = {
-        "action": "proxy" if rewrite else str(binding.status),
-        "https_force": "1" if binding.https_force else "",
-        "hsts": str(binding.hsts) if binding.hsts else "",
-        "scheme": binding.scheme or "",
-        "bucket_host": binding.bucket_host,
-        "root": binding.route.root,
-        "index": binding.route.index_url,
-        "proxy_kind": ("f" if folder else "") + ("e" if error_document else ""),
-        "error_document": binding.route.error_path or "",
-        "upstream_host": "domain" if rewrite and binding.upstream_host == "domain" else "",
-    }
-    return "|".join(fields[name] for name in RECORD)
+
+@dataclass(frozen=True)
+class Slot:
+    """What a value may be where it goes in the file; :meth:`check` refuses anything else."""
+
+    what: str  #: for the error message: "a host name", "a percent-encoded path", ...
+    pattern: re.Pattern[str]
+
+    def check(self, value: str, field: str, where: str) -> str:
+        """``value`` if it fits this slot, else :class:`UnsafeValue` naming the field and where it came from."""
+        if self.pattern.fullmatch(value):
+            return value
+        raise UnsafeValue(f"{where}: refusing to write {field} {value!r} into the nginx file: it is not {self.what}")
+
+
+def _words(*allowed: str) -> Slot:
+    return Slot("one of " + ", ".join(allowed), re.compile("|".join(map(re.escape, allowed))))
+
+
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+#: A bound name as ``server_name`` and the host map take it: canonical A-labels, ``*.`` for a wildcard.
+DOMAIN = Slot("a canonical host name", re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*"))
+#: A bucket host: a name or an IP address (IPv6 in brackets), with an optional port.
+HOST = Slot("a host[:port]", re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])(?::[0-9]{{1,5}})?"))
+#: RFC 3986 path characters that need no quotes in nginx, and %XX escapes: what percent-encoding leaves.
+_PATH_CHARS = r"(?:[A-Za-z0-9\-._~!&()*+,=:@/]|%[0-9A-Fa-f]{2})*"
+PATH = Slot("a percent-encoded path starting with /", re.compile("/" + _PATH_CHARS))
+RELATIVE_PATH = Slot("a percent-encoded relative path", re.compile(_PATH_CHARS))
+NUMBER = Slot("a positive number", re.compile("[1-9][0-9]{0,9}"))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record: the file maps each record number to it as ``$osscname_<name>``."""
+
+    name: str
+    slot: Slot
+    value: Callable[[Route], str]  #: the route's value as the file writes it; ``""``: the record has none
+    doc: str  #: the comment above its map
+
+
+#: Every field of a record, read from the route's own values (the object root, index and error path
+#: are pre-encoded there, once). The template's request-time maps read them by these names.
+FIELDS = (
+    Field("action", _words(*map(str, REDIRECT_STATUSES), "proxy"), lambda r: "proxy" if r.mode == "rewrite" else str(r.status),
+          "the redirect status, or proxy (rewrite)"),
+    Field("https_force", _words("1"), lambda r: "1" if r.https_force else "", "1: plain http gets 301 to https first"),
+    Field("hsts_max_age", NUMBER, lambda r: str(r.hsts) if r.hsts else "", "Strict-Transport-Security max-age on https"),
+    Field("scheme", _words("http", "https"), lambda r: r.scheme or "", "the bucket's scheme; none: the request's"),
+    Field("bucket_host", HOST, lambda r: r.bucket_host, "the bucket host (a custom endpoint's host[:port])"),
+    Field("root", PATH, lambda r: r.root, "the object root: base path + / + prefix, percent-encoded"),
+    Field("index", RELATIVE_PATH, lambda r: r.index_url, "the index document appended to paths ending in /"),
+    Field("folder", _words("serve"), lambda r: r.folder or "", "serve: a folder URL without its slash whose object is missing gets <path>/<index>"),
+    Field("error_path", PATH, lambda r: r.error_path or "", "the error document's upstream path, served with 404 for a missing object"),
+    Field("upstream_host", _words("domain"), lambda r: "domain" if r.upstream_host == "domain" else "", "domain: the request's host goes upstream as Host"),
+)  # fmt: skip
+
+
+def records(bindings: BindingSet, kept: list[Binding]) -> tuple[list[str], list[str], list[tuple[str, ...]]]:
+    """The kept bindings' domains (each checked against :data:`DOMAIN`), each one's record number,
+    and each record's field values (:data:`FIELDS` order; record ``n`` is at ``n - 1``, every value
+    checked against its slot).
+
+    Bindings that differ only in their domain share a :class:`Route` object (the loader memoises them),
+    so fields are read once per route, and routes that nginx cannot tell apart (they differ only in an
+    ICP number, say) share a record."""
+    domains = [binding.domain for binding in kept]
+    if not all(map(DOMAIN.pattern.fullmatch, domains)):  # one pass in C; the loop below names the culprit
+        for binding in kept:
+            DOMAIN.check(binding.domain, "domain", bindings.where(binding))
+    by_route: dict[int, str] = {}  # id(route) → record number; the routes live as long as ``kept``
+    numbers: dict[tuple[str, ...], str] = {}
+    record_of: list[str] = []
+    append = record_of.append
+    for binding in kept:
+        number = by_route.get(id(binding.route))
+        if number is None:
+            values = _field_values(binding.route, bindings.where(binding))
+            number = by_route[id(binding.route)] = numbers.setdefault(values, str(len(numbers) + 1))
+        append(number)
+    return domains, record_of, list(numbers)
+
+
+def _field_values(route: Route, where: str) -> tuple[str, ...]:
+    """The route's record: each field's value, checked against its slot (an empty one needs no check)."""
+    values = []
+    for f in FIELDS:
+        value = f.value(route)
+        values.append(f.slot.check(value, f.name, where) if value else "")
+    return tuple(values)
 
 
 # --- hash sizes --------------------------------------------------------------------------------
@@ -364,35 +477,40 @@ def _fit(tables_: list[Table], defaults: tuple[int, int], memo: dict[tuple[int, 
     """nginx's defaults if every table builds with them, else the values to set.
 
     The bucket size grows in cache lines until it holds the longest key and, for big tables, six
-    average keys (fewer would need a near-perfect hash); the table size is the first power of two
-    where a uniform hash would overflow no bucket, checked (and doubled while needed) by replaying
-    nginx's search. A few MB of bucket pointers is cheap; a warning on every reload is not.
+    average keys of each (fewer would need a near-perfect hash); the table size is the first power of
+    two where a uniform hash would overflow no bucket of any table (each with its own key count and
+    average key size: the record numbers' short keys must not make the names' table look roomier than
+    it is, or the replay of a hopeless size takes tens of seconds), checked (and doubled while needed)
+    by replaying nginx's search. A few MB of bucket pointers is cheap; a warning on every reload is not.
+    (nginx gives each map with more than ``max_size / 100`` keys about ``max_size`` bucket pointers: the
+    host map, and the record fields every record has.)
     """
     default_max, default_bucket = defaults
     if _all_build(tables_, default_max, default_bucket, memo):
         return None, None
-    sizes = list(map(operator.itemgetter(1), itertools.chain.from_iterable(tables_)))
-    largest = max(len(table) for table in tables_)
-    average, longest = sum(sizes) // len(sizes), max(sizes)
+    shapes = [(len(table), sum(map(operator.itemgetter(1), table)) // len(table)) for table in tables_]
+    longest = max(map(operator.itemgetter(1), itertools.chain.from_iterable(tables_)))
     bucket = default_bucket
-    while bucket - POINTER < longest or (largest > 256 and (bucket - POINTER) // average < 6):
+    while bucket - POINTER < longest or any(keys > 256 and (bucket - POINTER) // average < 6 for keys, average in shapes):
         bucket += CACHE_LINE if bucket < 4 * CACHE_LINE else bucket
     max_size = default_max
-    while _overflow(largest, max_size, (bucket - POINTER) // average) > 1:
+    while any(_overflow(keys, max_size, (bucket - POINTER) // average) > 1 for keys, average in shapes):
         max_size *= 2
     while not _all_build(tables_, max_size, bucket, memo):
         max_size *= 2
     return (max_size if max_size != default_max else None), (bucket if bucket != default_bucket else None)
 
 
-def hash_sizes(exact: Iterable[str], wildcards: Iterable[str], map_keys: Iterable[str]) -> HashSizes:
+def hash_sizes(exact: Iterable[str], wildcards: Iterable[str], map_keys: Iterable[Iterable[str]]) -> HashSizes:
     """What this file needs: the host map and ``server_name`` share the bound names (``exact`` ones,
-    and ``wildcards`` without their ``*.``); ``map_keys`` are the other maps' keys (record numbers,
-    overridden bucket hosts), each map a table of its own, checked together here since they share
-    the sizes. The template's fixed maps have a handful of short keys that fit nginx's defaults."""
+    and ``wildcards`` without their ``*.``); ``map_keys`` holds the keys of each other map (a field's
+    record numbers, the overridden bucket hosts), each map a table of its own, all checked here since
+    they share the sizes. The template's fixed maps have a handful of short keys that fit nginx's
+    defaults."""
     bound = tables(exact, wildcards)
     memo: dict[tuple[int, int, int], bool] = {}
-    map_max, map_bucket = _fit(bound + tables(map_keys, ()), MAP_DEFAULTS, memo)
+    others = [table for keys in map_keys for table in tables(keys, ())]
+    map_max, map_bucket = _fit(bound + others, MAP_DEFAULTS, memo)
     server_max, server_bucket = _fit(bound, SERVER_NAMES_DEFAULTS, memo)
     return HashSizes(map_max, map_bucket, server_max, server_bucket)
 
@@ -421,39 +539,61 @@ def _left_out(bindings: BindingSet, kept: list[Binding]) -> list[tuple[str, str]
     return [(_comment(bindings.where(b)), b.domain) for b in bindings if b not in kept_set]
 
 
+def _lines(lines: Iterable[str]) -> Markup:
+    """Lines of bound names laid out here rather than by a template loop: there is one per binding
+    (100k loop turns cost about 0.2 s of the 2 s the whole command may take), and every name in them
+    was checked against :data:`DOMAIN` by :func:`records`, which allows less than the template guard."""
+    return Markup("".join([line + "\n" for line in lines]))
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """One field's map as the template lays it out: ``map $osscname_record $osscname_<name>``."""
+
+    name: str
+    doc: Markup  #: the field's own sentence from :data:`FIELDS` (code, not input: one comment line)
+    entries: list[tuple[str, str]]  #: (record number, value) for the records where it is not empty
+
+
+def field_maps(values: list[tuple[str, ...]]) -> list[FieldMap]:
+    """Each field of :data:`FIELDS` as a map over the record numbers, empty values left to the default."""
+    return [FieldMap(f.name, Markup(f.doc), [(str(number), record[i]) for number, record in enumerate(values, 1) if record[i]])
+            for i, f in enumerate(FIELDS)]  # fmt: skip
+
+
 def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     rewrites = [b for b in kept if b.mode == "rewrite"]
     used = {b.bucket_host for b in rewrites}
     taken: set[str] = set()
-    upstreams = [(host, _upstream_name(host, taken), address) for host, (_, address) in options.upstreams.items() if host in used]
+    upstreams = [(HOST.check(host, "--upstream host", PROG), _upstream_name(host, taken), HOST.check(address, "--upstream address", PROG))
+                 for host, (_, address) in options.upstreams.items() if host in used]  # fmt: skip
     connect_schemes = [(host, scheme) for host, (scheme, _) in options.upstreams.items() if host in used and scheme]
     fixed = dict(connect_schemes)
     ssl = any(listen.ssl for listen in options.listen)
     https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
-    records: dict[str, str] = {}  # record → its number: bindings that differ only in their domain share one
-    numbers: dict[Route, str] = {}
-    hosts = []
-    for b in kept:
-        number = numbers.get(b.route)
-        if number is None:
-            number = numbers[b.route] = records.setdefault(record(b), str(len(records) + 1))
-        hosts.append((b.domain, number))
-    names = [domain for domain, _ in hosts]
+    names, record_of, values = records(bindings, kept)
+    maps = field_maps(values)
     exact = [name for name in names if name[0] != "*"]
     wildcards = [name[2:] for name in names if name[0] == "*"]
-    sizes = hash_sizes(exact, wildcards, [host for host, _, _ in upstreams] + list(records.values()))
+    # Each field's map holds some of the record numbers: a subset builds whenever the whole set does
+    # (nginx's search starts no later for fewer keys, and no bucket gets fuller), so that set stands for all.
+    record_numbers = [str(number) for number in range(1, len(values) + 1)]
+    sizes = hash_sizes(exact, wildcards, [record_numbers, [host for host, _, _ in upstreams], [host for host, _ in connect_schemes]])
     context = {
         "source": _comment(bindings.source),
-        "record_fields": "|".join(RECORD),
         "count": len(kept),
+        "records": len(values),
         "exact": len(exact),
         "wildcards": len(wildcards),
         "left_out": _left_out(bindings, kept),
         "hash_directives": sizes.directives(),
         "emit_hash_sizes": not options.no_hash_sizes,
-        "hosts": hosts,
-        "records": [(number, value) for value, number in records.items()],
-        "server_names": [names[i : i + SERVER_NAMES_PER_LINE] for i in range(0, len(names), SERVER_NAMES_PER_LINE)],
+        "host_lines": _lines(f"    {domain} {number};" for domain, number in zip(names, record_of, strict=True)),
+        "field_maps": maps,
+        "redirect_statuses": REDIRECT_STATUSES,
+        "proxy_buffering": PROXY_BUFFERING,
+        "server_name_lines": _lines("    server_name " + " ".join(names[i : i + SERVER_NAMES_PER_LINE]) + ";"
+                                    for i in range(0, len(names), SERVER_NAMES_PER_LINE)),  # fmt: skip
         "upstreams": upstreams,
         "connect_schemes": connect_schemes,
         "listens": options.listen,

@@ -7,18 +7,27 @@ did not change, not that nginx accepts it), and the example is served by a real 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import socket
+import socketserver
+import ssl
 import subprocess
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
+from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
 
 import pytest
 import yaml
 
 from webtest import TestApp
 
-from conformance import Case, Request, app, fetch, make_certificate, nginx_running, nginx_test, write_nginx_conf
+from conformance import Case, Request, app, fetch, make_certificate, nginx_running, nginx_test, write_nginx_conf, wsgi_reply
+from osscname.decision import has_dot_segment
+from osscname.features import Deviates
 from osscname.generators import nginx as generator
 from osscname.generators.base import UnsafeValue
 from osscname.loader import load_bindings
@@ -152,6 +161,48 @@ def test_answers_only_bound_hosts_in_one_server_block(capsys: pytest.CaptureFixt
     assert len(re.findall(r"^server \{$", out, re.M)) == 1
     assert re.findall(r"^    listen (.*);$", out, re.M) == ["80"]
     assert not re.search(r"^\S*hash\S* \d+;$", out, re.M)  # a small file fits nginx's default hash sizes
+
+
+def map_entries(conf: str, variable: str) -> dict[str, str]:
+    """``{key: value}`` of the multi-line map that sets ``$variable``."""
+    body = re.search(rf"^map \S+ \${variable} {{\n(.*?)^}}$", conf, re.M | re.S)
+    assert body is not None, f"no map sets ${variable}"
+    return dict(re.findall(r"^    (\S+) (\S+);$", body.group(1), re.M))
+
+
+def test_one_map_per_field_of_the_route_with_entries_only_where_set(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each record field is its own map keyed by the record number, holding the route's own
+    (pre-encoded) value, and only for the records where it is not empty; no packed record is left."""
+    code, out, _ = generate([str(EXAMPLE), "--resolver", "127.0.0.53"], capsys)
+    assert code == 0
+    numbers = map_entries(out, "osscname_host_record")
+    fields = {f.name: map_entries(out, f"osscname_{f.name}") for f in generator.FIELDS}
+    assert all(entries.pop("default") == '""' for entries in fields.values())
+    for binding in load_bindings(EXAMPLE):
+        route, number = binding.route, numbers[binding.domain]
+        expected = {"action": "proxy" if route.mode == "rewrite" else str(route.status), "https_force": "1" if route.https_force else "",
+                    "hsts_max_age": str(route.hsts or ""), "scheme": route.scheme or "", "bucket_host": route.bucket_host,
+                    "root": route.root, "index": route.index_url, "folder": route.folder or "", "error_path": route.error_path or "",
+                    "upstream_host": "domain" if route.upstream_host == "domain" else ""}  # fmt: skip
+        assert {name: entries.get(number, "") for name, entries in fields.items()} == expected, binding.domain
+    assert all("" not in entries.values() for entries in fields.values())
+    assert "|" not in out.split("map $request_uri")[0]  # nothing packed for a regex to split
+    redirects = re.findall(r"^    location = /\.osscname/redirect-(\d+) \{\n        internal;\n        return (\d+) ", out, re.M)
+    assert redirects == [(str(status), str(status)) for status in generator.REDIRECT_STATUSES] and out.count("return 30") == 5
+
+
+def test_bindings_nginx_cannot_tell_apart_share_a_record(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Bindings that differ only in their domain share a route, hence a record; so do routes that
+    differ only in what the file never uses (an ICP number)."""
+    shared = {"bucket": "bkt", "region": "cn-hangzhou", "prefix": "p/"}
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "a.abc.com", **shared, "icp": "浙ICP备12345678号-1"},
+                                            {"domain": "b.abc.com", **shared, "icp": "浙ICP备12345678号-1"},
+                                            {"domain": "c.abc.com", **shared, "icp": "浙ICP备12345678号-2"},
+                                            {"domain": "d.abc.com", **shared, "icp": "浙ICP备12345678号-2", "status": 302}])  # fmt: skip
+    code, out, _ = generate([str(path)], capsys)
+    assert code == 0
+    assert map_entries(out, "osscname_host_record") == {"default": '""', "a.abc.com": "1", "b.abc.com": "1", "c.abc.com": "1", "d.abc.com": "2"}
+    assert "4 bindings (4 exact, 0 wildcard names), 2 records." in out
 
 
 def test_unbound_host_gets_421_if_this_server_became_the_default(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -377,6 +428,29 @@ def test_template_guard_refuses_injection(field: str, char: str) -> None:
         generator.render(bindings, list(bindings), args)
 
 
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        pytest.param({"domain": "files|abc.com"}, "domain", id="domain"),
+        pytest.param({"bucket_host": "abc-files.oss|x.com"}, "bucket_host", id="bucket-host"),
+        pytest.param({"bucket_host": "abc-files.oss.com:80a"}, "bucket_host", id="bucket-host-port"),
+        pytest.param({"base_path": "/a|b"}, "root", id="base-path"),
+        pytest.param({"base_path": "a"}, "root", id="base-path-relative"),
+        pytest.param({"scheme": "ftp"}, "scheme", id="scheme"),
+        pytest.param({"hsts": -5}, "hsts_max_age", id="hsts-negative"),
+        pytest.param({"subdir": "redirect"}, "folder", id="folder-redirect"),
+    ],
+)
+def test_every_value_is_checked_against_its_slot(changes: dict[str, Any], field: str) -> None:
+    """Past the loader, a value the template guard would let through (no unsafe character) but that
+    is not what its place in the file holds is refused, naming the field and the binding."""
+    bindings, args = _bypassed(**changes)
+    binding = next(b for b in bindings if b.bucket == "abc-files")
+    with pytest.raises(UnsafeValue) as refused:
+        generator.render(bindings, list(bindings), args)
+    assert str(refused.value).startswith(f"{bindings.where(binding)}: refusing to write {field} ")
+
+
 @pytest.mark.parametrize("field", ["prefix", "index", "error_document"])
 @pytest.mark.parametrize("char", [pytest.param(c, id=repr(c)) for c in INJECTIONS])
 def test_object_keys_are_percent_encoded(field: str, char: str, nginx_binary: str, tmp_path: Path) -> None:
@@ -466,3 +540,239 @@ def test_builds_replays_nginx_search() -> None:
     wildcard = generator.tables([], ["a.example.com", "b.example.com", "c.example.org"])
     # one table per node: {com, org}, {example} under com, {a, b}, {example} under org, {c}
     assert sorted(len(table) for table in wildcard) == [1, 1, 1, 2, 2]
+
+
+# --- equivalence: where nginx must answer as the middleware does, and where it cannot -----------
+
+
+class Recorder(socketserver.ThreadingTCPServer):
+    """A real upstream on 127.0.0.1 that records the raw target and the Host of each request and
+    answers 200 (stdlib socketserver: waitress refuses a target with raw non-ASCII bytes)."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordRequest)
+        self.seen: list[tuple[bytes, bytes]] = []
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.server_address[1]}"
+
+
+class _RecordRequest(socketserver.StreamRequestHandler):
+    def handle(self) -> None:
+        request_line = self.rfile.readline(65537)
+        host = b""
+        while (line := self.rfile.readline(65537)) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"host":
+                host = value.strip()
+        assert isinstance(self.server, Recorder)
+        self.server.seen.append((request_line.split(b" ")[1], host))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
+
+
+class Raw(NamedTuple):
+    status: int
+    headers: dict[str, bytes]  #: lower-case names, values as the bytes on the wire
+    body: bytes
+
+
+def raw_request(port: int, target: bytes, host: bytes, *, sni: str | None = None, method: bytes = b"GET") -> Raw:
+    """One request written byte for byte (http.client refuses a non-ASCII target), over TLS with
+    ``sni`` when given (the certificate is a throwaway, not checked); read until nginx closes."""
+    sock: socket.socket = socket.create_connection(("127.0.0.1", port), timeout=10)
+    if sni is not None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock, server_hostname=sni)
+    with sock:
+        sock.sendall(method + b" " + target + b" HTTP/1.1\r\nHost: " + host + b"\r\nConnection: close\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status_line, *lines = head.split(b"\r\n")
+    headers = {name.strip().lower().decode("ascii"): value.strip() for name, _, value in (line.partition(b":") for line in lines)}
+    return Raw(int(status_line.split()[1]), headers, body)
+
+
+#: The first server_name (its record is what $host gives while nginx has not read Host yet) carries a
+#: short HSTS, the rewrite behind it a long one: nginx's own 400 must carry neither.
+EDGE_BINDINGS = [
+    {"domain": "a.example.com", "bucket": "bkt-a", "region": "us-west-1", "https": {"hsts": 600}},
+    {"domain": "b.example.com", "bucket": "bkt-b", "region": "us-west-1", "mode": "rewrite", "https": {"hsts": 31536000}},
+    {"domain": "go.example.org", "bucket": "bkt-go", "region": "us-west-1", "https": {"force": True}},
+    {"domain": "rec.example.org", "bucket": "bkt-rec", "region": "us-west-1", "mode": "rewrite"},
+]
+B_HOST, REC_HOST = "bkt-b.oss-us-west-1.aliyuncs.com", "bkt-rec.oss-us-west-1.aliyuncs.com"
+#: Targets nginx cannot normalise: it answers 400 while parsing the request line, before reading Host.
+UNNORMALISABLE = ["/../x", "/.%2E//x", "/a%00", "/a%", "/%g1"]
+
+
+class Edge(NamedTuple):
+    port: int
+    tls_port: int
+    bindings: BindingSet
+    recorder: Recorder
+    middleware: CustomDomainMiddleware
+
+
+@pytest.fixture(scope="module")
+def edge(nginx_binary: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
+    """A real nginx (plain and TLS) from EDGE_BINDINGS, in front of the local origin and a recording
+    upstream, with the middleware beside it on the same upstreams."""
+    folder = tmp_path_factory.mktemp("edge")
+    path = write_yaml(folder / "b.yaml", EDGE_BINDINGS)
+    write_objects(folder / "buckets", {"bkt-b/x": b"x\n"})
+    certificate = make_certificate(require_binary("openssl"), folder)
+    recorder = Recorder()
+    thread = threading.Thread(target=recorder.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port, tls_port = free_port(), free_port()
+    try:
+        with serve_origin(folder / "buckets") as origin:
+            recorded = recorder.address
+            code = generator.main([str(path), "--listen", f"127.0.0.1:{port}", "--listen", f"127.0.0.1:{tls_port} ssl",
+                                   "--ssl-certificate", str(certificate.cert), "--ssl-certificate-key", str(certificate.key),
+                                   "--upstream", f"{B_HOST}=http://{origin.address}", "--upstream", f"{REC_HOST}=http://{recorded}",
+                                   "-o", str(folder / "oss.conf")])  # fmt: skip
+            assert code == 0
+            write_nginx_conf(folder, folder / "oss.conf", port, tls_port=free_port(), certificate=certificate)
+            bindings = load_bindings(path)
+            middleware = CustomDomainMiddleware(app, bindings, upstreams={B_HOST: f"http://{origin.address}", REC_HOST: f"http://{recorded}"})
+            with nginx_running(nginx_binary, folder, port):
+                yield Edge(port, tls_port, bindings, recorder, middleware)
+            middleware.close()
+    finally:
+        recorder.shutdown()
+        recorder.server_close()
+        thread.join(10)
+
+
+def middleware_answer(edge: Edge, target: str, host: str, scheme: str = "http", method: str = "GET") -> Any:
+    """The middleware's answer to the same request, its target as a WSGI server hands it over (the
+    bytes on the wire, UTF-8 here, decoded as latin-1: PEP 3333)."""
+    wire = target.encode("utf-8").decode("latin-1")
+    return wsgi_reply(edge.middleware, Case("same", "", Request(host=host, target=wire, method=method, scheme=scheme), {"status": 0}))
+
+
+@pytest.mark.parametrize(
+    "host, location",
+    [
+        pytest.param("a.example.com", "http://bkt-a.oss-us-west-1.aliyuncs.com/%C3%BC?q=%C3%A9", id="redirect"),
+        pytest.param("go.example.org", "https://go.example.org/%C3%BC?q=%C3%A9", id="https-force"),
+    ],
+)
+def test_non_ascii_target_goes_into_location_as_sent_a_declared_deviation(edge: Edge, host: str, location: str) -> None:
+    """``GET /ü?q=é``: the middleware percent-encodes the raw bytes; stock nginx has no way to, so it
+    copies them (declared, with the README). Everything else in the Location is the middleware's."""
+    target = "/ü?q=é"
+    ours = middleware_answer(edge, target, host)
+    assert (ours.status, ours.header("Location")) == (301, location)
+    theirs = raw_request(edge.port, target.encode("utf-8"), host.encode("ascii"))
+    assert theirs.status == 301
+    assert theirs.headers["location"] == unquote_to_bytes(location)  # the same URL, its bytes raw
+    declared = generator.declare(generator.Options())["request.invalid_characters"]
+    assert isinstance(declared, Deviates) and "raw non-ASCII bytes" in declared.note and "Location" in declared.note
+
+
+def test_non_ascii_target_goes_upstream_as_sent_a_declared_deviation(edge: Edge) -> None:
+    """A rewrite: the middleware sends ``/%C3%BC`` upstream, nginx the raw bytes (the same key to OSS)."""
+    edge.recorder.seen.clear()
+    assert middleware_answer(edge, "/ü", "rec.example.org").status == 200
+    assert raw_request(edge.port, "/ü".encode(), b"rec.example.org").status == 200
+    assert edge.recorder.seen == [(b"/%C3%BC", REC_HOST.encode()), ("/ü".encode(), REC_HOST.encode())]
+    declared = generator.declare(generator.Options(resolver=("127.0.0.53",)))["request.invalid_characters"]
+    assert isinstance(declared, Deviates) and "upstream target" in declared.note
+
+
+@pytest.mark.parametrize(
+    "host, scheme, location",
+    [
+        pytest.param("go.example.org", "http", "https://go.example.org/x", id="https-force"),
+        pytest.param("a.example.com", "http", "http://bkt-a.oss-us-west-1.aliyuncs.com/x", id="redirect"),
+        pytest.param("a.example.com", "https", "https://bkt-a.oss-us-west-1.aliyuncs.com/x", id="redirect-https"),
+    ],
+)
+def test_a_bare_question_mark_is_dropped_from_every_location(edge: Edge, host: str, scheme: str, location: str) -> None:
+    """``GET /x?``: an empty query is no query, for the middleware and for nginx alike."""
+    ours = middleware_answer(edge, "/x?", host, scheme)
+    theirs = raw_request(edge.tls_port if scheme == "https" else edge.port, b"/x?", host.encode("ascii"), sni=host if scheme == "https" else None)
+    assert (ours.status, ours.header("Location")) == (theirs.status, theirs.headers["location"].decode("ascii")) == (301, location)
+
+
+def test_a_bare_question_mark_is_dropped_upstream(edge: Edge) -> None:
+    edge.recorder.seen.clear()
+    assert middleware_answer(edge, "/x?", "rec.example.org").status == 200
+    assert raw_request(edge.port, b"/x?", b"rec.example.org").status == 200
+    assert edge.recorder.seen == [(b"/x", REC_HOST.encode()), (b"/x", REC_HOST.encode())]
+
+
+@pytest.mark.parametrize("target", UNNORMALISABLE)
+def test_nginx_own_400_carries_no_bindings_headers(edge: Edge, target: str) -> None:
+    """Over TLS the certificate's name picks this server before nginx reads the request; a target it
+    cannot normalise then gets its 400 while ``$host`` is still the first server_name (a.example.com,
+    hsts 600). That 400 carries no binding's HSTS (nor Allow), whichever binding was asked."""
+    for host, method in (("b.example.com", b"GET"), ("b.example.com", b"POST"), ("a.example.com", b"GET")):
+        theirs = raw_request(edge.tls_port, target.encode("ascii"), host.encode("ascii"), sni=host, method=method)
+        assert theirs.status == 400
+        assert "strict-transport-security" not in theirs.headers and "allow" not in theirs.headers, theirs.headers
+
+
+def test_a_malformed_host_gets_nginx_own_400_without_bindings_headers(edge: Edge) -> None:
+    theirs = raw_request(edge.tls_port, b"/x", b"b.example.com/x", sni="b.example.com")
+    assert theirs.status == 400 and "strict-transport-security" not in theirs.headers
+
+
+def test_a_rewrite_dot_segment_still_gets_the_bindings_own_400_with_hsts(edge: Edge) -> None:
+    """The 400 this file makes (a rewrite's dot segment, a path nginx can normalise) is the
+    middleware's, HSTS included: only nginx's own lose it."""
+    ours = middleware_answer(edge, "/a/../x", "b.example.com", "https")
+    theirs = raw_request(edge.tls_port, b"/a/../x", b"b.example.com", sni="b.example.com")
+    assert (ours.status, ours.header("Strict-Transport-Security")) == (theirs.status, theirs.headers["strict-transport-security"].decode()) == (400, "max-age=31536000")
+
+
+@pytest.mark.parametrize("target", UNNORMALISABLE)
+@pytest.mark.parametrize("host", ["a.example.com", "go.example.org", "b.example.com"])
+def test_nginx_answers_400_where_the_middleware_redirects_or_proxies_a_declared_deviation(edge: Edge, host: str, target: str) -> None:
+    """The deviation as declared: nginx's 400 for a target it cannot normalise, where the middleware
+    redirects it as sent (a redirect, https.force) or proxies it (a rewrite, unless it has a dot segment,
+    which both answer 400)."""
+    assert raw_request(edge.port, target.encode("ascii"), host.encode("ascii")).status == 400
+    ours = middleware_answer(edge, target, host)
+    binding = edge.bindings.lookup(host)
+    assert binding is not None
+    declared = generator.declare(generator.Options(resolver=("127.0.0.53",)))["request.unnormalisable"]
+    if binding.https_force:
+        assert (ours.status, ours.header("Location")) == (301, f"https://{host}{target}")
+    elif binding.mode == "redirect":
+        assert ours.status == 301 and ours.header("Location").endswith(target)
+    else:
+        assert ours.status == (400 if has_dot_segment(target) else 404)  # the origin has no such object
+    assert isinstance(declared, Deviates)
+    assert "nginx answers 400 itself" in declared.note and target in declared.note and "no Strict-Transport-Security" in declared.note
+
+
+def test_hash_size_guess_is_made_per_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many short record numbers beside the host names must not make the names' table look roomier
+    than it is: the guess is made per table, so no hopeless size is replayed (each such replay of
+    nginx's search tries a thousand sizes, seconds at this size and tens of seconds at 200k names)."""
+    names = [hashlib.sha256(str(i).encode()).hexdigest()[: 4 + i % 13] + ".example.com" for i in range(20000)]
+    records = [str(number) for number in range(1, 20001)]
+    replayed: list[tuple[int, int, int, bool]] = []
+    builds = generator.builds
+
+    def traced(table: Any, max_size: int, bucket_size: int) -> bool:
+        built = builds(table, max_size, bucket_size)
+        replayed.append((len(table), max_size, bucket_size, built))
+        return built
+
+    monkeypatch.setattr(generator, "builds", traced)
+    sizes = generator.hash_sizes(names, [], [records])
+    assert [replay for replay in replayed if not replay[3] and replay[1] > generator.MAP_DEFAULTS[0]] == []
+    assert sizes.map_max_size is not None and sizes.map_bucket_size is not None
+    for table in generator.tables(names, []) + generator.tables(records, []):
+        assert builds(table, sizes.map_max_size, sizes.map_bucket_size)
