@@ -4,7 +4,8 @@ The file is composed (not constructed) with libyaml when available, so every val
 and column it came from, and a 100k-binding file still loads in about a second:
 
 * the cyclic garbage collector is paused while the node tree exists (it would rescan millions of
-  young node objects for nothing: nothing here makes cycles);
+  young node objects for nothing; only a recursive alias, ``&a [*a]``, makes a cycle, collected
+  once the collector is back);
 * the implicit-tag resolver is short-cut for plain scalars that cannot be a bool, null or number
   (PyYAML runs a regex list per scalar otherwise);
 * values that repeat (regions, buckets, modes) are validated once and memoised.
@@ -13,6 +14,13 @@ Problems are collected, never raised one by one: :class:`BindingError` carries t
 as ``FILE:LINE:COL: message``. Defaults fill fields a binding leaves out and never cause an error on
 their own beside a binding that does not use them (a default ``region`` is simply ignored by a binding
 with an ``endpoint``).
+
+A hostile file costs what its text costs (``bench/loader_worst.py`` measures it), and nothing but
+:class:`BindingError` leaves :func:`load_bindings`. An alias is never expanded: no node is ever turned
+into text (a collection used as a key is named by its kind), a collection is checked once however many
+aliases repeat it, and an alias repeating a binding is refused. A value echoed in a message is clipped
+to :data:`ECHO` characters; every value has a bound that every generated file accepts; a file over
+:data:`MAX_FILE_BYTES` is not read.
 """
 
 from __future__ import annotations
@@ -727,17 +735,17 @@ def _parse(text: str, source: str) -> BindingSet:
     bindings, problems = _walk(root, source)
     if bindings is not None:
         return bindings
+    # The node tree goes before the error is built: the error's traceback keeps this frame, and
+    # with it the tree, alive for as long as the caller holds the error.
+    root = None
     if _maybe_aliases(text):
         # Read again with aliases as nodes of their own, so that each problem found through an
         # alias is reported where the alias is written, not at its anchor. Linear like the first
         # read; if it fails where libyaml did not (Python recursion), the first positions stand.
-        root = None
         try:
-            root = yaml.compose(text, Loader=_AliasMarkingLoader)
+            problems = _walk(yaml.compose(text, Loader=_AliasMarkingLoader), source)[1] or problems
         except (yaml.YAMLError, RecursionError):
             pass
-        else:
-            problems = _walk(root, source)[1] or problems
     raise BindingError(source, problems)
 
 
