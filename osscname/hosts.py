@@ -93,7 +93,7 @@ def _valid_port(text: str) -> bool:
 
 def is_canonical_domain(value: str) -> bool:
     """True if ``value`` is a valid domain (or ``*.`` wildcard) already in canonical form."""
-    return bool(_CANONICAL.fullmatch(value)) and len(value) <= 253 and "xn--" not in value
+    return len(value) <= 253 and bool(_CANONICAL.fullmatch(value)) and "xn--" not in value
 
 
 def parse_domain(value: str, *, wildcard: bool = True) -> str:
@@ -104,6 +104,8 @@ def parse_domain(value: str, *, wildcard: bool = True) -> str:
     """
     if is_canonical_domain(value) and (wildcard or value[0] != "*"):
         return value
+    if len(value) > 254:  # 253 and a trailing dot; refused before IDNA, whose cost grows with the length
+        raise DomainError("is longer than 253 characters")
     text = value.strip()
     if text != value or not text:
         raise DomainError("must be a host name without spaces")

@@ -4,7 +4,8 @@ The file is composed (not constructed) with libyaml when available, so every val
 and column it came from, and a 100k-binding file still loads in about a second:
 
 * the cyclic garbage collector is paused while the node tree exists (it would rescan millions of
-  young node objects for nothing: nothing here makes cycles);
+  young node objects for nothing; only a recursive alias, ``&a [*a]``, makes a cycle, collected
+  once the collector is back);
 * the implicit-tag resolver is short-cut for plain scalars that cannot be a bool, null or number
   (PyYAML runs a regex list per scalar otherwise);
 * values that repeat (regions, buckets, modes) are validated once and memoised.
@@ -13,6 +14,13 @@ Problems are collected, never raised one by one: :class:`BindingError` carries t
 as ``FILE:LINE:COL: message``. Defaults fill fields a binding leaves out and never cause an error on
 their own beside a binding that does not use them (a default ``region`` is simply ignored by a binding
 with an ``endpoint``).
+
+A hostile file costs what its text costs (``bench/loader_worst.py`` measures it), and nothing but
+:class:`BindingError` leaves :func:`load_bindings`. An alias is never expanded: no node is ever turned
+into text (a collection used as a key is named by its kind), a collection is checked once however many
+aliases repeat it, and an alias repeating a binding is refused. A value echoed in a message is clipped
+to :data:`ECHO` characters; every value has a bound that every generated file accepts; a file over
+:data:`MAX_FILE_BYTES` is not read.
 """
 
 from __future__ import annotations
@@ -22,11 +30,13 @@ import gc
 import ipaddress
 import os
 import re
-from typing import Any, NamedTuple
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from typing import Any, NamedTuple
+from urllib.parse import quote, urlsplit
 
 import yaml
+from yaml.composer import Composer
+from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .hosts import DomainError, is_canonical_domain, parse_domain
@@ -63,6 +73,23 @@ CREDENTIALS_HINT = ("credentials never sit in the bindings file: they come from 
 _S3_REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 #: Most domains OSS binds to one bucket.
 MAX_DOMAINS_PER_BUCKET = 100
+#: Largest file (bytes of UTF-8; characters for a ``str``) the loader reads. Composing costs up to
+#: ~300 bytes of memory per byte of a hostile file (a node per two bytes, ``[1,1,1,...]``), so this is
+#: what bounds memory: 32 MiB is three times a 100,000-binding file and at most ~10 GB in the worst case.
+MAX_FILE_BYTES = 32 * 1024 * 1024
+#: Largest ``hsts`` max-age: the signed 32-bit limit nginx, HAProxy and browsers all accept
+#: (63072000, two years, is the usual maximum in practice).
+MAX_HSTS = 2**31 - 1
+#: Largest ``prefix``, ``index`` and ``error_document``, in bytes once percent-encoded as they are
+#: in every URL path and generated file. The nginx record carries prefix, index and error document
+#: in one token, which nginx refuses from 4096 bytes on ("too long parameter"); 3 x 1024 leaves room
+#: for the host and the endpoint path. A CloudFront KeyValueStore value holds 1 KB in all: the
+#: CloudFront generator refuses a larger one by name. OSS object keys are at most 1023 bytes anyway.
+MAX_OBJECT_KEY_URL = 1024
+#: Largest endpoint path (``/minio/bucket``), twice in the same nginx token (root and error document).
+MAX_ENDPOINT_PATH = 256
+#: Characters of a value a message echoes: enough to recognise it, never a flood.
+ECHO = 60
 
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _ICP = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼]ICP(?:备[0-9]{4,12}号(?:-[0-9]{1,4})?|证[0-9]{4,12}号)")
@@ -70,6 +97,10 @@ _ICP = re.compile(r"[京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘�
 _URL_PATH = re.compile(r"(?:/(?:[A-Za-z0-9\-._~!&()*+,=:@]|%[0-9A-Fa-f]{2})*)*")
 _STR, _INT, _BOOL = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
+#: Tags a plain value resolves to: a message names any other tag (``!!binary``, ``!!python/object``).
+_IMPLICIT_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("str", "int", "bool", "null", "float", "seq", "map", "timestamp", "merge", "value"))
+#: The pure-Python YAML reader lets an escaped lone surrogate (``"\ud800"``) through; it is no character.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Problem(NamedTuple):
@@ -129,12 +160,80 @@ def _compose(text: str) -> Node | None:
     return yaml.compose(text, Loader=_FastLoader)
 
 
+class _AliasMarkingLoader(_FastLoader):
+    """The error path's composer: each alias becomes a node of its own, carrying the alias's position.
+
+    In the tree libyaml composes, an alias *is* its anchored node, so a problem found through an
+    alias would be reported at the anchor. Here the alias node shares the anchored node's value
+    (the same list or string: nothing is copied, so an alias bomb stays as small as its text) and
+    has its own marks. It is PyYAML's Python composer over libyaml's events, a few times slower than
+    ``_FastLoader``: used only to re-read a file that has problems and aliases.
+    """
+
+    get_single_node = Composer.get_single_node
+    compose_document = Composer.compose_document
+    compose_scalar_node = Composer.compose_scalar_node
+    compose_sequence_node = Composer.compose_sequence_node
+    compose_mapping_node = Composer.compose_mapping_node
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self.anchors: dict[str, Node] = {}
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
+        if self.check_event(AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self.get_event()
+                return type(node)(node.tag, node.value, event.start_mark, event.end_mark)
+        return Composer.compose_node(self, parent, index)
+
+
+def _maybe_aliases(text: str) -> bool:
+    """Cheap and conservative: a file without both ``&`` and ``*`` has no alias."""
+    return "&" in text and "*" in text
+
+
+# --- messages ----------------------------------------------------------------------------------
+
+
+def _clip(value: str) -> str:
+    """``repr`` of a value for a message, cut to :data:`ECHO` characters: a value of megabytes (or
+    one that aliases repeat) must not become a message of megabytes."""
+    return repr(value) if len(value) <= ECHO else f"{value[:ECHO]!r}... ({len(value)} characters)"
+
+
+def _key_name(node: Node) -> str:
+    """How a message names a mapping key. A collection used as a key is named by its kind, never
+    turned into text: ``str()`` of a node expands every alias inside it, and a key of a few hundred
+    bytes can hold billions of nodes that way."""
+    if isinstance(node, ScalarNode):
+        return _clip(node.value) + _tagged(node)
+    return "(a sequence used as a key)" if isinstance(node, SequenceNode) else "(a mapping used as a key)"
+
+
+def _tagged(node: Node) -> str:
+    """`` (tagged !x)`` for a value with an explicit tag a plain value never has, else ``""``."""
+    tag = node.tag
+    if tag in _IMPLICIT_TAGS:
+        return ""
+    shown = "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
+    return f" (tagged {_clip(shown)})"  # repr: a tag's %-escapes may decode to control characters
+
+
+def _bare(text: str) -> str:
+    """A number as written when it is plain printable ASCII (``303``), else :func:`_clip`'s repr
+    (``!!int`` may tag any text, control characters included)."""
+    return text if len(text) <= ECHO and text.isascii() and text.isprintable() else _clip(text)
+
+
 # --- field checks: node → value, or _Invalid ---------------------------------------------------
 
 
 def _scalar(node: Node, tag: str, what: str) -> str:
     if not isinstance(node, ScalarNode) or node.tag != tag:
-        raise _Invalid(f"must be {what}")
+        raise _Invalid(f"must be {what}{_tagged(node)}")
     text: str = node.value
     return text
 
@@ -143,7 +242,7 @@ def _safe_text(node: Node, what: str = "a string") -> str:
     value = _scalar(node, _STR, what)
     if not value:
         raise _Invalid("must not be empty")
-    bad = UNSAFE.search(value)
+    bad = UNSAFE.search(value) or (None if value.isascii() else _SURROGATE.search(value))
     if bad:
         raise _Invalid(f"must not contain {_show(bad.group())} (whitespace, quotes, ;{{}}$#\\` and control characters can never reach a generated file)")
     return value
@@ -157,14 +256,15 @@ def _choice(options: tuple[str, ...]) -> Callable[[Node], str]:
     def check(node: Node) -> str:
         value = _scalar(node, _STR, "one of " + " | ".join(options))
         if value not in options:
-            raise _Invalid(f"must be one of {' | '.join(options)}, not {value!r}{_did_you_mean(value, options)}")
+            raise _Invalid(f"must be one of {' | '.join(options)}, not {_clip(value)}{_did_you_mean(value, options)}")
         return value
 
     return check
 
 
 def _did_you_mean(value: str, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(value, options, n=3, cutoff=0.6)
+    # Past ECHO characters no option (all short) is close enough, and difflib's cost grows with the length.
+    close = difflib.get_close_matches(value, options, n=3, cutoff=0.6) if len(value) <= ECHO else ()
     return f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
 
 
@@ -172,7 +272,7 @@ def _domain_text(value: str, wildcard: bool) -> str:
     try:
         return parse_domain(value, wildcard=wildcard)
     except DomainError as error:
-        raise _Invalid(f"domain {value!r} {error}") from None
+        raise _Invalid(f"domain {_clip(value)} {error}") from None
 
 
 def _domain(node: Node) -> str:
@@ -189,37 +289,43 @@ def _zone(node: Node) -> str:
 def _bucket(node: Node) -> str:
     value = _safe_text(node, "a bucket name")
     if not _BUCKET.fullmatch(value):
-        raise _Invalid(f"bucket {value!r} is not a valid OSS bucket name: 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit")
+        raise _Invalid(f"bucket {_clip(value)} is not a valid OSS bucket name: 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit")
     return value
 
 
 def _region(node: Node) -> str:
     value = _safe_text(node, "an OSS region id")
     if value not in REGIONS:
-        close = difflib.get_close_matches(value, REGIONS, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(value, REGIONS, n=3, cutoff=0.5) if len(value) <= ECHO else ()
         hint = f" (close: {', '.join(close)})" if close else f" (known: {', '.join(REGIONS)})"
-        raise _Invalid(f"unknown OSS region {value!r}{hint}")
+        raise _Invalid(f"unknown OSS region {_clip(value)}{hint}")
     return value
 
 
 def _icp(node: Node) -> str:
     value = _safe_text(node, "an ICP filing number")
     if not _ICP.fullmatch(value):
-        raise _Invalid(f"icp {value!r} does not look like an ICP filing number, e.g. 浙ICP备12345678号-1 or 京ICP证030173号")
+        raise _Invalid(f"icp {_clip(value)} does not look like an ICP filing number, e.g. 浙ICP备12345678号-1 or 京ICP证030173号")
     return value
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also accepts ``²`` and ``٣``, which ``int()`` refuses."""
+    return text.isascii() and text.isdigit()
 
 
 def _status(node: Node) -> int:
     text = _scalar(node, _INT, "a redirect status: 301 | 302 | 307 | 308")
-    value = int(text) if text.isdigit() else 0
+    value = int(text) if len(text) <= 3 and _digits(text) else 0
     if value not in STATUSES:
-        raise _Invalid(f"status must be one of 301 | 302 | 307 | 308, not {text}")
+        raise _Invalid(f"status must be one of 301 | 302 | 307 | 308, not {_bare(text)}")
     return value
 
 
 def _object_key(what: str, folder: bool) -> Callable[[Node], str]:
     """Object keys that end up in URL paths: no ``.``/``..`` segments (clients and proxies would
-    collapse them), no leading ``/`` (keys are relative to the bucket or prefix)."""
+    collapse them), no leading ``/`` (keys are relative to the bucket or prefix), at most
+    :data:`MAX_OBJECT_KEY_URL` bytes percent-encoded."""
 
     def check(node: Node) -> str:
         value = _safe_text(node, f"an object key ({what})")
@@ -229,6 +335,12 @@ def _object_key(what: str, folder: bool) -> Callable[[Node], str]:
             raise _Invalid(f"{what} is an object key and must not start with '/'")
         if not folder and what == "index" and "/" in value:
             raise _Invalid("index is a file name appended to every folder and must not contain '/'")
+        # Encoding never shortens: a value already too long is refused without encoding it.
+        if len(value) > MAX_OBJECT_KEY_URL:
+            raise _Invalid(f"{what} must be at most {MAX_OBJECT_KEY_URL} bytes percent-encoded (as in a URL); it has {len(value)} characters")
+        encoded = len(quote(value, safe="/"))
+        if encoded > MAX_OBJECT_KEY_URL:
+            raise _Invalid(f"{what} must be at most {MAX_OBJECT_KEY_URL} bytes percent-encoded (as in a URL); it has {encoded} bytes encoded")
         segments = value.rstrip("/").split("/")
         if any(s in (".", "..") for s in segments) or "//" in value:
             raise _Invalid(f"{what} must not contain empty, '.' or '..' path segments")
@@ -243,13 +355,15 @@ def _endpoint(node: Node) -> tuple[str, str, str]:
     try:
         parts = urlsplit(value)
     except ValueError:  # unbalanced or invalid [IPv6] brackets
-        raise _Invalid(f"endpoint {value!r} is not a valid URL") from None
+        raise _Invalid(f"endpoint {_clip(value)} is not a valid URL") from None
     if parts.scheme not in SCHEMES or not parts.netloc:
-        raise _Invalid(f"endpoint {value!r} must be an http:// or https:// URL")
+        raise _Invalid(f"endpoint {_clip(value)} must be an http:// or https:// URL")
     if parts.query or parts.fragment or "?" in value:
         raise _Invalid("endpoint must not have a query or fragment")
     if "@" in parts.netloc:
         raise _Invalid("endpoint must not carry credentials")
+    if "%" in parts.netloc:  # an IPv6 zone id (its text is free, '|' included) or a %-encoded name
+        raise _Invalid("endpoint host must not contain '%' (no IPv6 zone id, no percent-encoding)")
     try:
         port = parts.port
     except ValueError:
@@ -259,20 +373,22 @@ def _endpoint(node: Node) -> tuple[str, str, str]:
         try:
             ipaddress.IPv6Address(host)
         except ValueError:
-            raise _Invalid(f"endpoint host {host!r} is not valid") from None
+            raise _Invalid(f"endpoint host {_clip(host)} is not valid") from None
         host = f"[{host}]"
     elif not re.fullmatch(r"[0-9.]+", host):
         try:
             host = parse_domain(host, wildcard=False) if "." in host else _single_label(host)
         except DomainError as error:
-            raise _Invalid(f"endpoint host {host!r} {error}") from None
+            raise _Invalid(f"endpoint host {_clip(host)} {error}") from None
     else:
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
-            raise _Invalid(f"endpoint host {host!r} is not a valid IPv4 address") from None
+            raise _Invalid(f"endpoint host {_clip(host)} is not a valid IPv4 address") from None
     hostport = f"{host}:{port}" if port is not None and port != {"http": 80, "https": 443}[parts.scheme] else host
     path = parts.path.rstrip("/")
+    if len(path) > MAX_ENDPOINT_PATH:
+        raise _Invalid(f"endpoint path must be at most {MAX_ENDPOINT_PATH} characters, not {len(path)}")
     if not _URL_PATH.fullmatch(path):
         raise _Invalid("endpoint path may hold only URL path characters (RFC 3986): percent-encode anything else")
     if "//" in path or any(s in (".", "..") for s in path.split("/")[1:]):
@@ -293,9 +409,9 @@ def _https(node: Node) -> tuple[bool, int]:
     settings: dict[str, Any] = {}
     problems: list[tuple[Node, str]] = []
     for key, value in node.value:
-        name = key.value if isinstance(key, ScalarNode) else None
+        name = _key(key)
         if name not in HTTPS_FIELDS:
-            problems.append((key, f"unknown https field {name!r}{_did_you_mean(str(name), HTTPS_FIELDS)}; fields: force, hsts"))
+            problems.append((key, f"unknown https field {_key_name(key)}{_did_you_mean(name or '', HTTPS_FIELDS)}; fields: force, hsts"))
         elif name in settings:
             problems.append((key, f"duplicate field {name!r}"))
         else:
@@ -309,6 +425,12 @@ def _https(node: Node) -> tuple[bool, int]:
     return settings.get("force", False), settings.get("hsts", 0)
 
 
+def _key(node: Node) -> str | None:
+    """A mapping key's name: the text of a plain or quoted string key, else ``None`` (a number, a
+    collection, or an explicitly tagged key like ``!!binary domain``, which is not the field)."""
+    return node.value if isinstance(node, ScalarNode) and node.tag == _STR else None
+
+
 def _force(node: Node) -> bool:
     value = _scalar(node, _BOOL, "true or false")
     return value in ("true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON")
@@ -316,9 +438,12 @@ def _force(node: Node) -> bool:
 
 def _hsts(node: Node) -> int:
     text = _scalar(node, _INT, "a max-age in seconds")
-    if not text.isdigit():
+    if not _digits(text):
         raise _Invalid("hsts must be a max-age in seconds, 0 or more")
-    return int(text)
+    significant = text.lstrip("0") or "0"  # int() refuses more than 4300 digits: count them first
+    if len(significant) > len(str(MAX_HSTS)) or int(significant) > MAX_HSTS:
+        raise _Invalid(f"hsts must be at most {MAX_HSTS} seconds (63072000 is two years), not {_bare(text)}")
+    return int(significant)
 
 
 def _private(node: Node) -> tuple[bool, str | None, int | None]:
@@ -331,11 +456,12 @@ def _private(node: Node) -> tuple[bool, str | None, int | None]:
     problems: list[tuple[Node, str]] = []
     for key, value in node.value:
         name = key.value if isinstance(key, ScalarNode) and isinstance(key.value, str) else None
-        if name is not None and _SECRET_WORDS.search(name):
+        if name is not None and len(name) <= 100 and _SECRET_WORDS.search(name):
             problems.append((key, CREDENTIALS_HINT))
         elif name not in PRIVATE_FIELDS:
             shown = repr(name[:60]) if name is not None else f"a {type(key).__name__.replace('Node', '').lower()}"
-            problems.append((key, f"unknown private field {shown}{_did_you_mean(str(name), PRIVATE_FIELDS)}; fields: region, expires"))
+            hint = _did_you_mean(name, PRIVATE_FIELDS) if name is not None and len(name) <= 60 else ""
+            problems.append((key, f"unknown private field {shown}{hint}; fields: region, expires"))
         elif name in settings:
             problems.append((key, f"duplicate field {name!r}"))
         else:
@@ -387,8 +513,6 @@ _BINDING_FIELDS = frozenset(FIELDS)
 _DEFAULT_FIELDS = _BINDING_FIELDS - {"domain"}
 #: Fields that mean something only in rewrite mode (an error when set on a redirect binding itself).
 _REWRITE_ONLY = ("subdir", "error_document", "upstream_host")
-_CACHEABLE = frozenset(("bucket", "region", "endpoint_type", "icp", "mode", "status", "scheme", "prefix",
-                        "index", "subdir", "error_document", "upstream_host", "endpoint"))  # fmt: skip
 
 
 # --- the walk ----------------------------------------------------------------------------------
@@ -400,7 +524,7 @@ class _Walk:
     def __init__(self, source: str):
         self.source = source
         self.problems: list[Problem] = []
-        self.memo: dict[tuple[str, str, str], Any] = {}
+        self.memo: dict[tuple[Any, ...], Any] = {}
         #: settings → route: bindings that differ only in their domain share one Route object
         self.routes: dict[tuple[Any, ...], Route] = {}
 
@@ -418,25 +542,36 @@ class _Walk:
         memo = self.memo
         for key_node, value_node in mapping.value:
             key = key_node.value
-            if type(key) is str and key not in allowed and _SECRET_WORDS.search(key):
+            if type(key) is str and key not in allowed and len(key) <= 100 and _SECRET_WORDS.search(key):
                 self.problem(key_node, CREDENTIALS_HINT)
                 continue
-            if type(key) is not str or key not in allowed:
-                why = " (domain cannot be defaulted)" if key == "domain" else ""
-                hint = "" if why else _did_you_mean(str(key), tuple(sorted(allowed)))
-                self.problem(key_node, f"unknown {what} field {key!r}{why}{hint}")
+            if type(key) is not str or key not in allowed or key_node.tag != _STR:
+                self.problem(key_node, _unknown_field(key_node, what, allowed))
                 continue
             if key in nodes:
                 self.problem(key_node, f"duplicate field {key!r}")
                 continue
             nodes[key] = value_node
-            if key in _CACHEABLE and type(value_node) is ScalarNode:
+            if type(value_node) is not ScalarNode:
+                # A collection (https, or a value of the wrong kind), memoised by identity: the
+                # aliases of one mapping share its value list, which is checked once. Its inner
+                # mistakes are reported once, where it is written; each repetition adds one line.
+                memo_key: tuple[Any, ...] = (key, id(value_node.value))
+                value = memo.get(memo_key, _MISSING)
+                if value is _MISSING:
+                    value = memo[memo_key] = _checked(key, value_node)
+                elif type(value) is _Invalid and value.inner:
+                    line = value.inner[0][0].start_mark.line + 1
+                    value = _Invalid(f"this alias repeats the {key} value with mistakes at line {line} (reported there)")
+            elif key == "domain" and value_node.tag == _STR and is_canonical_domain(value_node.value):
+                value = value_node.value  # as _domain() returns it; domains rarely repeat: not memoised
+            else:
+                # Any other scalar, memoised by (field, tag, text): values that repeat (regions,
+                # buckets, modes, or anything an alias repeats) are checked once.
                 memo_key = (key, value_node.tag, value_node.value)
                 value = memo.get(memo_key, _MISSING)
                 if value is _MISSING:
                     value = memo[memo_key] = _checked(key, value_node)
-            else:
-                value = _checked(key, value_node)
             if type(value) is _Invalid:
                 for at, message in value.inner or ((value_node, str(value)),):
                     self.problem(at, message)
@@ -444,6 +579,13 @@ class _Walk:
             else:
                 values[key] = value
         return nodes
+
+
+def _unknown_field(key_node: Node, what: str, allowed: frozenset[str]) -> str:
+    key = _key(key_node)
+    why = " (domain cannot be defaulted)" if key == "domain" else ""
+    hint = "" if why or key is None else _did_you_mean(key, tuple(sorted(allowed)))
+    return f"unknown {what} field {_key_name(key_node)}{why}{hint}"
 
 
 def _checked(key: str, node: Node) -> Any:
@@ -466,9 +608,9 @@ def _top(walk: _Walk, root: Node | None) -> dict[str, Node]:
         return {}
     top: dict[str, Node] = {}
     for key_node, value_node in root.value:
-        key = key_node.value if isinstance(key_node, ScalarNode) else None
+        key = _key(key_node)
         if key not in TOP_LEVEL:
-            walk.problem(key_node, f"unknown top-level field {key!r}{_did_you_mean(str(key), TOP_LEVEL)}; fields: {', '.join(TOP_LEVEL)}")
+            walk.problem(key_node, f"unknown top-level field {_key_name(key_node)}{_did_you_mean(key or '', TOP_LEVEL)}; fields: {', '.join(TOP_LEVEL)}")
         elif key in top:
             walk.problem(key_node, f"duplicate field {key!r}")
         else:
@@ -490,25 +632,32 @@ def _zones(walk: _Walk, node: Node | None) -> tuple[str, ...]:
         walk.problem(node, "zones must be a list of domain names")
         return ()
     zones: dict[str, int] = {}
+    memo = walk.memo
     for item in node.value:
-        try:
-            zone = _zone(item)
-        except _Invalid as error:
-            walk.problem(item, str(error).replace("domain", "zone", 1))
+        memo_key = ("zone", item.tag, item.value) if type(item) is ScalarNode else ("zone", id(item.value))
+        zone = memo.get(memo_key, _MISSING)
+        if zone is _MISSING:
+            try:
+                zone = memo[memo_key] = _zone(item)
+            except _Invalid as error:
+                zone = memo[memo_key] = error
+        if type(zone) is _Invalid:
+            walk.problem(item, str(zone).replace("domain", "zone", 1))
             continue
         if zone in zones:
-            walk.problem(item, f"zone {zone!r} is listed twice (first at line {zones[zone]})")
+            walk.problem(item, f"zone {_clip(zone)} is listed twice (first at line {zones[zone]})")
         else:
             zones[zone] = item.start_mark.line + 1
     return tuple(zones)
 
 
-def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: frozenset[str], first_line: dict[str, int]) -> Binding | None:
+def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: frozenset[str], first: dict[str, Node]) -> Binding | None:
     """One binding from its node and the defaults; ``None`` (problems recorded) if it is invalid.
 
     ``broken``: fields given in defaults but invalid (reported there once), which no binding is
-    then said to be missing. ``first_line``: where each domain was first bound, invalid bindings
-    included, so that a domain bound twice is reported even when its first binding has mistakes.
+    then said to be missing. ``first``: the binding node where each domain was first bound, invalid
+    bindings included, so that a domain bound twice is reported even when its first binding has
+    mistakes (by node, not by line: two bindings of one flow sequence share a line).
     """
     problems = len(walk.problems)
     values = defaults.copy()
@@ -519,14 +668,13 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
         if "domain" not in own:
             walk.problem(node, "missing required field 'domain'")
         return None
-    line = node.start_mark.line + 1
-    earlier = first_line.setdefault(domain, line)
-    if earlier != line:
-        walk.problem(node, f"domain {domain!r} is already bound at line {earlier}")
+    earlier = first.setdefault(domain, node)
+    if earlier is not node:
+        walk.problem(node, f"domain {_clip(domain)} is already bound at line {earlier.start_mark.line + 1}")
 
     bucket = values.get("bucket")
     if bucket is None and "bucket" not in given:
-        walk.problem(node, f"binding {domain!r}: missing required field 'bucket'")
+        walk.problem(node, f"binding {_clip(domain)}: missing required field 'bucket'")
     endpoint = values.get("endpoint")
     if endpoint is not None and ("endpoint" in own or "region" not in own):
         scheme, bucket_host, base_path = endpoint
@@ -540,12 +688,12 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
         region, endpoint_type = values.get("region"), values.get("endpoint_type", "public")
         if region is None:
             if "region" not in given and "endpoint" not in given:  # an invalid one is reported already
-                walk.problem(node, f"binding {domain!r}: missing 'region' (or an 'endpoint' URL)")
+                walk.problem(node, f"binding {_clip(domain)}: missing 'region' (or an 'endpoint' URL)")
             return None
         bucket_host = _bucket_host(bucket, region, endpoint_type)
     icp = values.get("icp")
     if icp is None and "icp" not in given and is_mainland_china(region):
-        walk.problem(own["domain"], f"binding {domain!r}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
+        walk.problem(own["domain"], f"binding {_clip(domain)}: region {region} is in mainland China, so the domain needs its ICP filing number ('icp', e.g. 浙ICP备12345678号-1)")
     # An invalid mode or index is reported already: nothing to cross-check it against.
     mode = values.get("mode", None if "mode" in given else "redirect")
     if mode == "rewrite":
@@ -602,13 +750,26 @@ def _bindings(walk: _Walk, node: Node | None, defaults: dict[str, Any], broken: 
         walk.problem(node, "bindings must be a list of bindings ('- domain: ...')")
         return []
     out: list[Binding] = []
-    first_line: dict[str, int] = {}
+    first: dict[str, Node] = {}
     per_bucket: dict[tuple[str, str], int] = {}
+    # Each binding node walked, by its value list (which the aliases of a node share): an alias
+    # repeating a binding is refused, not walked again. Walked again, it would bind its domain a
+    # second time, and a binding of many fields repeated many times would cost their product.
+    walked: dict[int, tuple[MappingNode, str | None]] = {}
     for item in node.value:
         if not isinstance(item, MappingNode):
             walk.problem(item, "each binding must be a mapping ('- domain: ...')")
             continue
-        binding = _binding(walk, item, defaults, broken, first_line)
+        repeated = walked.get(id(item.value))
+        if repeated is not None:
+            earlier, domain = repeated
+            bound = f"domain {_clip(domain)} is already bound at line {earlier.start_mark.line + 1}" if domain else f"the binding at line {earlier.start_mark.line + 1} is already in the list"
+            walk.problem(item, f"{bound}: this alias repeats that binding (write each binding out once)")
+            continue
+        count = len(first)
+        binding = _binding(walk, item, defaults, broken, first)
+        # The domain this binding bound first, if any: the one ``first`` gained (dicts keep order).
+        walked[id(item.value)] = (item, next(reversed(first)) if len(first) > count else None)
         if binding is None:
             continue
         if binding.region is not None and binding.domain[0] != "*":
@@ -635,7 +796,6 @@ def _unreadable(text: str, error: yaml.reader.ReaderError) -> Problem:
 
 
 def _parse(text: str, source: str) -> BindingSet:
-    walk = _Walk(source)
     try:
         root = _compose(text)
     except yaml.MarkedYAMLError as error:
@@ -645,7 +805,31 @@ def _parse(text: str, source: str) -> BindingSet:
     except yaml.reader.ReaderError as error:
         raise BindingError(source, [_unreadable(text, error)]) from None
     except yaml.YAMLError as error:
-        raise BindingError(source, [Problem(1, 1, f"YAML: {error}")]) from None
+        raise BindingError(source, [Problem(1, 1, f"YAML: {_clip(str(error))}")]) from None
+    except UnicodeEncodeError as error:  # a str holding a lone surrogate: libyaml reads UTF-8
+        raise BindingError(source, [_surrogate(text, error.start)]) from None
+    except RecursionError:  # the pure-Python composer (no libyaml) recurses once per nesting level
+        raise BindingError(source, [Problem(1, 1, "YAML: nested too deeply")]) from None
+    bindings, problems = _walk(root, source)
+    if bindings is not None:
+        return bindings
+    # The node tree goes before the error is built: the error's traceback keeps this frame, and
+    # with it the tree, alive for as long as the caller holds the error.
+    root = None
+    if _maybe_aliases(text):
+        # Read again with aliases as nodes of their own, so that each problem found through an
+        # alias is reported where the alias is written, not at its anchor. Linear like the first
+        # read; if it fails where libyaml did not (Python recursion), the first positions stand.
+        try:
+            problems = _walk(yaml.compose(text, Loader=_AliasMarkingLoader), source)[1] or problems
+        except (yaml.YAMLError, RecursionError):
+            pass
+    raise BindingError(source, problems)
+
+
+def _walk(root: Node | None, source: str) -> tuple[BindingSet | None, list[Problem]]:
+    """The bindings of a composed file, or ``None`` and every problem found."""
+    walk = _Walk(source)
     top = _top(walk, root)
     zones = _zones(walk, top.get("zones"))
     defaults: dict[str, Any] = {}
@@ -658,8 +842,14 @@ def _parse(text: str, source: str) -> BindingSet:
             walk.problem(node, "defaults must be a mapping of binding fields")
     bindings = _bindings(walk, top.get("bindings"), defaults, broken)
     if walk.problems:
-        raise BindingError(source, walk.problems)
-    return BindingSet(tuple(bindings), zones, source)
+        return None, walk.problems
+    return BindingSet(tuple(bindings), zones, source), []
+
+
+def _surrogate(text: str, offset: int) -> Problem:
+    line_start = text.rfind("\n", 0, offset) + 1
+    message = f"not Unicode text: a lone surrogate U+{ord(text[offset]):04X} (surrogates are halves of a UTF-16 pair, never characters)"
+    return Problem(text.count("\n", 0, offset) + 1, offset - line_start + 1, message)
 
 
 def _not_utf8(data: bytes, error: UnicodeDecodeError) -> Problem:
@@ -674,25 +864,49 @@ def load_bindings(path_or_text: str | os.PathLike[str]) -> BindingSet:
     """Load and validate a bindings file.
 
     A ``PathLike`` or a one-line ``str`` is a path; a ``str`` with a newline is the YAML text itself
-    (reported as ``<string>``). Raises :class:`BindingError` with every problem, ``FILE:LINE:COL``.
+    (reported as ``<string>``). Raises :class:`BindingError` with every problem, ``FILE:LINE:COL``,
+    and nothing else, whatever the file or the path holds.
     """
     if isinstance(path_or_text, str) and "\n" in path_or_text:
         text, source = path_or_text, "<string>"
+        if len(text) > MAX_FILE_BYTES:
+            raise BindingError(source, [Problem(0, 0, f"the text has {len(text)} characters; the loader reads at most {MAX_FILE_BYTES} ({MAX_FILE_BYTES >> 20} MiB)")])
     else:
-        source = os.fspath(path_or_text)
-        try:
-            with open(source, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            raise BindingError(source, [Problem(0, 0, f"cannot read: {error.strerror or error}")]) from None
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise BindingError(source, [_not_utf8(data, error)]) from None
+        text, source = _read(path_or_text)
     enabled = gc.isenabled()
     gc.disable()
     try:
         return _parse(text, source)
+    except BindingError:
+        raise
+    except Exception as error:  # a bug here, not in the file: still an error naming the file, no traceback
+        message = f"internal error while reading the file: {type(error).__name__}: {_clip(str(error))}"
+        raise BindingError(source, [Problem(0, 0, message)]) from error
     finally:
         if enabled:
             gc.enable()
+
+
+def _read(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """(text, source name) of a bindings file. Whatever is wrong with the path or the file (a NUL
+    or a lone surrogate in the path, a directory, a device that never ends) is a BindingError
+    naming the path; a path that cannot be printed as is is named by its ``repr``."""
+    source = os.fspath(path)
+    if isinstance(source, bytes):
+        source = os.fsdecode(source)
+    shown = source if source.isprintable() and len(source) <= 4096 else _clip(source)
+    try:
+        with open(source, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise BindingError(shown, [Problem(0, 0, f"cannot read: {error.strerror or error}")]) from None
+    except UnicodeEncodeError as error:  # a lone surrogate the file system encoding cannot encode
+        raise BindingError(shown, [Problem(0, 0, f"cannot read: the path cannot be encoded ({error.reason})")]) from None
+    except ValueError:  # open() refuses a NUL in a path
+        raise BindingError(shown, [Problem(0, 0, "cannot read: the path contains a NUL character")]) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise BindingError(shown, [Problem(0, 0, f"the file is larger than {MAX_FILE_BYTES} bytes ({MAX_FILE_BYTES >> 20} MiB), the most the loader reads")])
+    try:
+        return data.decode("utf-8"), shown
+    except UnicodeDecodeError as error:
+        raise BindingError(shown, [_not_utf8(data, error)]) from None

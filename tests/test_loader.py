@@ -174,6 +174,9 @@ VALUE_CASES = [
     case("endpoint-angle-bracket", "endpoint", "http://x.com/a<b>", "endpoint path may hold only URL path characters"),
     case("endpoint-bad-escape", "endpoint", "http://x.com/a%zz", "endpoint path may hold only URL path characters"),
     case("endpoint-number", "endpoint", "8080", "must be a URL"),
+    case("endpoint-ipv6-zone-id", "endpoint", "'http://[::1%x|p|idx]:9000/base'", "endpoint host must not contain '%' (no IPv6 zone id"),
+    case("endpoint-percent-encoded-host", "endpoint", "http://ex%61mple.com/", "endpoint host must not contain '%'"),
+    case("endpoint-path-257", "endpoint", "http://x.com/" + "p" * 256, "endpoint path must be at most 256 characters, not 257", schema=False),
     # icp
     case("icp-number", "icp", "12345678", "must be an ICP filing number"),
     case("icp-digits-only", "icp", "'12345678'", "does not look like an ICP filing number"),
@@ -206,8 +209,13 @@ VALUE_CASES = [
     case("error-document-leading-slash", "error_document", "/404.html", "error_document is an object key and must not start with '/'"),
     case("error-document-empty-segment", "error_document", "errors//404.html", "error_document must not contain empty, '.' or '..' path segments"),
     case("error-document-dotdot", "error_document", "a/../404.html", "error_document must not contain empty, '.' or '..' path segments"),
+    case("prefix-5000", "prefix", "p" * 5000, "prefix must be at most 1024 bytes percent-encoded (as in a URL); it has 5001 characters", schema=False),
+    case("prefix-800-e-acute", "prefix", "é" * 800, "prefix must be at most 1024 bytes percent-encoded (as in a URL); it has 4801 bytes encoded", schema=False),
+    case("index-1025", "index", "i" * 1025, "index must be at most 1024 bytes percent-encoded", schema=False),
+    case("error-document-encoded-1026", "error_document", "'" + "%" * 342 + "'", "error_document must be at most 1024 bytes percent-encoded (as in a URL); it has 1026 bytes encoded", schema=False),
     # https
     case("https-scalar", "https", "yes", "https must be a mapping like {force: true, hsts: 31536000}"),
+    case("bucket-binary", "bucket", "!!binary YWJj", "must be a bucket name (tagged '!!binary')"),
     # private
     case("private-number", "private", "1", "must be true or false"),
     case("private-list", "private", "[expires]", "private must be true, false or a mapping like {expires: 600}"),
@@ -229,6 +237,10 @@ HTTPS_CASES = [
     pytest.param("{force: 'true'}", [(6, 20, "must be true or false")], id="force-quoted"),
     pytest.param("{hsts: -1}", [(6, 19, "hsts must be a max-age in seconds, 0 or more")], id="hsts-negative"),
     pytest.param("{hsts: 1.5}", [(6, 19, "must be a max-age in seconds")], id="hsts-float"),
+    pytest.param("{hsts: 2147483648}", [(6, 19, "hsts must be at most 2147483647 seconds (63072000 is two years), not 2147483648")], id="hsts-2**31"),
+    pytest.param("{hsts: " + "9" * 4200 + "}", [(6, 19, "hsts must be at most 2147483647 seconds")], id="hsts-4200-digits"),
+    pytest.param("{hsts: !!int '³'}", [(6, 19, "hsts must be a max-age in seconds, 0 or more")], id="hsts-superscript"),
+    pytest.param("{? [force] : true}", [(6, 15, "unknown https field (a sequence used as a key); fields: force, hsts")], id="sequence-key"),
     pytest.param("{forse: true}", [(6, 13, "unknown https field 'forse' (did you mean 'force'?); fields: force, hsts")], id="unknown-field"),
     pytest.param("{force: true, force: false}", [(6, 26, "duplicate field 'force'")], id="duplicate-field"),
     pytest.param(
@@ -254,6 +266,7 @@ def test_https_rules(https: str, expected: list[tuple[int, int, str]]) -> None:
     [
         pytest.param("{force: true, hsts: 31536000}", True, 31536000, id="both"),
         pytest.param("{force: yes}", True, 0, id="yes-is-true"),
+        pytest.param("{hsts: 2147483647}", False, 2147483647, id="hsts-largest"),
         pytest.param("{force: off, hsts: 0}", False, 0, id="off-is-false"),
         pytest.param("{}", False, 0, id="empty"),
     ],
@@ -391,6 +404,21 @@ BINDING_RULES = [
         [(4, 13, "bucket 'Abc_img' is not a valid OSS bucket name: 3-63 lower-case letters, digits and hyphens, starting and ending with a letter or digit"),
          (6, 5, "domain 'img.abc.com' is already bound at line 3")],
         id="bound-twice-first-binding-invalid",
+    ),
+    pytest.param(
+        "  - &a {domain: img.abc.com, bucket: abc-img, region: us-west-1}\n  - *a\n",
+        [(4, 5, "domain 'img.abc.com' is already bound at line 3: this alias repeats that binding (write each binding out once)")],
+        id="binding-repeated-by-alias",
+    ),
+    pytest.param(
+        "  - {domain: img.abc.com, bucket: abc-img, region: us-west-1}\n  - {domain: img.abc.com, bucket: abc-img, region: us-west-1, ? [a] : 1}\n",
+        [(4, 5, "domain 'img.abc.com' is already bound at line 3"), (4, 65, "unknown binding field (a sequence used as a key)")],
+        id="sequence-key",
+    ),
+    pytest.param(
+        "  - {domain: img.abc.com, bucket: abc-img, region: us-west-1, !!binary icp: x}\n",
+        [(3, 63, "unknown binding field 'icp' (tagged '!!binary')")],
+        id="tagged-key-is-not-the-field",
     ),
 ]
 
