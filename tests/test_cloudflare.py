@@ -18,6 +18,7 @@ intended change, regenerate them with::
 from __future__ import annotations
 
 import contextlib
+import datetime
 import fnmatch
 import http.client
 import io
@@ -26,7 +27,7 @@ import re
 import socket
 import ssl
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
@@ -35,11 +36,13 @@ import pytest
 from webob import Request
 
 import conformance
+from osscname.credentials import ENVIRONMENT, Credentials, CredentialsError, from_environment
 from osscname.features import Deviates, Refused
 from osscname.generators import base, cdn, cloudflare
 from osscname.loader import BindingError, load_bindings
 from osscname.middleware import CustomDomainMiddleware
 from osscname.model import BindingSet
+from osscname.signing import Signer
 from bypass import bypassing
 from realserver import REPO, Answer, free_port, require_binary, send, stop, wait_for_port, write_objects
 from test_runtimes import table_of
@@ -323,39 +326,55 @@ def test_template_guard_refuses_values_that_bypassed_the_loader(tmp_path: Path, 
 
 @dataclass(frozen=True)
 class Served:
-    """A workerd serving one generated Worker over http and https on 127.0.0.1."""
+    """A workerd serving one generated Worker over http and https on 127.0.0.1, and the same Worker with
+    other secrets (``variants``: name → http port)."""
 
     http_port: int
     https_port: int
     log: Path
+    variants: dict[str, int] = field(default_factory=dict)
 
     def port(self, scheme: str) -> int:
         return self.https_port if scheme == "https" else self.http_port
 
 
+#: The Worker's modules and outbound, then its bindings (the secrets).
+WORKER_SERVICE = """\
+    (name = "{name}", worker = (modules = [(name = "worker.js", esModule = embed "worker.js")],
+                              compatibilityDate = "2024-09-23", globalOutbound = "router", bindings = [{bindings}])),
+"""
 CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
-    (name = "main", worker = (modules = [(name = "worker.js", esModule = embed "worker.js")],
-                              compatibilityDate = "2024-09-23", globalOutbound = "router")),
+{workers}\
     (name = "router", worker = (modules = [(name = "router.mjs", esModule = embed "router.mjs")],
                                 compatibilityDate = "2024-09-23",
-                                bindings = [(name = "ORIGIN", service = "origin"), (name = "BUCKETS", json = embed "buckets.json")])),
-    (name = "origin", external = (address = "{origin}", http = ())),
+                                bindings = [{origin_bindings}(name = "BUCKETS", json = embed "buckets.json")])),
+{origins}\
   ],
   sockets = [
     (name = "http", address = "127.0.0.1:{http}", http = (), service = "main"),
     (name = "https", address = "127.0.0.1:{https}", service = "main",
      https = (options = (), tlsOptions = (keypair = (privateKey = embed "key.pem", certificateChain = embed "cert.pem")))),
+{variant_sockets}\
   ],
 );
 """
 
 
+def capnp_text(value: str) -> str:
+    """A Cap'n Proto text literal: JSON's escapes of quotes and backslashes are Cap'n Proto's too."""
+    assert value.isprintable(), "a control character would need an escape JSON and Cap'n Proto spell differently"
+    return json.dumps(value, ensure_ascii=False)
+
+
 @contextlib.contextmanager
-def workerd(folder: Path, worker: str, origin: str, bucket_hosts: list[str]) -> Iterator[Served]:
-    """Serve ``worker`` with its fetches to ``bucket_hosts`` going to ``origin`` (ADDR:PORT)."""
+def workerd(folder: Path, worker: str, origin: str, bucket_hosts: list[str], *, elsewhere: dict[str, str] | None = None,
+            secrets: dict[str, str] | None = None, variants: dict[str, dict[str, str]] | None = None) -> Iterator[Served]:  # fmt: skip
+    """Serve ``worker`` with its fetches to ``bucket_hosts`` going to ``origin`` (ADDR:PORT), and to each
+    host of ``elsewhere`` to its ADDR:PORT; ``secrets`` are the Worker's text bindings (its ``env``), and
+    each of ``variants`` is the same Worker with other bindings, on a port of its own."""
     binary = require_binary("workerd", WORKERD_BINARY)
     openssl = require_binary("openssl")
     folder.mkdir(parents=True, exist_ok=True)
@@ -364,16 +383,30 @@ def workerd(folder: Path, worker: str, origin: str, bucket_hosts: list[str]) -> 
                    check=True, capture_output=True, timeout=60)  # fmt: skip
     (folder / "worker.js").write_text(worker, encoding="utf-8")
     (folder / "router.mjs").write_text((JS / "workerd-router.mjs").read_text(encoding="utf-8"), encoding="utf-8")
-    (folder / "buckets.json").write_text(json.dumps(sorted(set(bucket_hosts))), encoding="utf-8")
-    ports = {"http": free_port(), "https": free_port()}
-    (folder / "config.capnp").write_text(CONFIG.format(origin=origin, **ports), encoding="utf-8")
+    addresses = {"ORIGIN": origin}
+    routes = dict.fromkeys(bucket_hosts, "ORIGIN")
+    for number, (host, address) in enumerate(sorted((elsewhere or {}).items())):
+        addresses[f"ORIGIN{number}"] = address
+        routes[host] = f"ORIGIN{number}"
+    (folder / "buckets.json").write_text(json.dumps(routes, sort_keys=True), encoding="utf-8")
+    workers = {"main": secrets or {}, **(variants or {})}
+    ports = {"http": free_port(), "https": free_port(), **{name: free_port() for name in variants or {}}}
+    config = CONFIG.format(
+        workers="".join(WORKER_SERVICE.format(name=name, bindings=", ".join(f"(name = {capnp_text(key)}, text = {capnp_text(value)})" for key, value in env.items()))
+                        for name, env in workers.items()),
+        origin_bindings="".join(f'(name = "{binding}", service = "{binding.lower()}"), ' for binding in addresses),
+        origins="".join(f'    (name = "{binding.lower()}", external = (address = "{address}", http = ())),\n' for binding, address in addresses.items()),
+        variant_sockets="".join(f'    (name = "{name}", address = "127.0.0.1:{ports[name]}", http = (), service = "{name}"),\n' for name in variants or {}),
+        http=ports["http"], https=ports["https"],
+    )  # fmt: skip
+    (folder / "config.capnp").write_text(config, encoding="utf-8")
     log = folder / "workerd.log"
     with log.open("wb") as output:
         process = subprocess.Popen([binary, "serve", "config.capnp"], cwd=folder, stdout=output, stderr=subprocess.STDOUT)
     try:
         for port in ports.values():
             wait_for_port(port, process)
-        yield Served(ports["http"], ports["https"], log)
+        yield Served(ports["http"], ports["https"], log, {name: ports[name] for name in variants or {}})
     finally:
         stop(process)
 
@@ -670,6 +703,122 @@ def test_corpus(corpus_worker: CorpusWorker, case: conformance.Case) -> None:
     scheme = case.request.scheme
     reply = conformance.fetch(corpus_worker.served.port(scheme), case, tls=scheme == "https")
     assert conformance.mismatches(case, reply) == []
+
+
+# --- the Worker's signer (runtimes/sign.js) against osscname.signing ----------------------------
+
+#: Paths as a signer may be handed them: encoded or not, lower-case hex, %2F, '+', a '%' that escapes
+#: nothing, a backslash as %5C, dot segments (kept), sub-delimiters, bytes that are not UTF-8, non-ASCII
+#: beyond the BMP, the empty key.
+SIGNED_PATHS = ["/a.txt", "/hello world.txt", "/hello%20world.txt", "/a+b.txt", "/a%2Bb.txt", "/%e4%b8%ad.txt", "/中文.txt", "/tilde%7Ex~",
+                "/it's(1)!*", "/dir%2Fb.txt", "/dir//x/./y/../z", "/100%25", "/bad%zz", "/bad%4", "/%%41", "/a%5Cb", "/sub!$&,;=@:*.txt",
+                "/%FF%00%7f", "/ü\U0001f600", "/", "/dir/"]  # fmt: skip
+#: Queries: order, bare names, empty values, '+', the signing parameters a client may put there (each
+#: signature drops its own, in any case), '=' in a value, non-ASCII, '%' escaping nothing.
+SIGNED_QUERIES = ["", "b=2&a=1", "acl", "a=&b", "x=a+b&y=%2f&z=%7e", "a=2&a=1&a-b=0", "&&a=1&", "a=b=c", "é=ü&%zz=1&%41=%42",
+                  "x-oss-signature=forged&X-Amz-Signature=forged&x-oss-date=1&X-Oss-Expires=2&x-amz-credential=3&v=1",
+                  "response-content-disposition=attachment%3B%20filename%3D%22x%22", "X=1&a=1&_=2&~=3&Z", "=v&k="]  # fmt: skip
+#: Long-term credentials, and STS ones whose secret is not ASCII and whose token needs encoding in a query.
+#: No expiry: a Worker's secrets have none, so the Python signer never shortens a presigned lifetime here.
+SIGNING_CREDENTIALS = [Credentials("LTAI5tExampleReader01", "reader-secret/with+slash="),
+                       Credentials("STS.NUexampleTemporary", "sëcret-ünicode", session_token="CAISexample+token/==%41~")]  # fmt: skip
+SIGNING_TIMES = [datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc).timestamp(),
+                 datetime.datetime(2026, 1, 3, 0, 0, 0, tzinfo=datetime.timezone.utc).timestamp() + 0.9,
+                 datetime.datetime(2028, 2, 29, 23, 59, 59, tzinfo=datetime.timezone.utc).timestamp()]  # fmt: skip
+
+
+def worker_env(kind: str, credentials: Credentials) -> dict[str, str]:
+    """The Worker's secrets holding ``credentials``, under the names it reads for ``kind`` (the SDKs')."""
+    id_name, secret_name, token_name = ENVIRONMENT[kind]
+    env = {id_name: credentials.access_key_id, secret_name: credentials.secret}
+    return {**env, token_name: credentials.session_token} if credentials.session_token else env
+
+
+def js_signer(requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """runtimes/sign.js's answers (tests/js/sign-harness.mjs) in node."""
+    done = subprocess.run([require_binary("node"), str(JS / "sign-harness.mjs")], input=json.dumps({"requests": requests}),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results: list[dict[str, Any]] = json.loads(done.stdout)
+    return results
+
+
+def signing_cases() -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(request for the harness, osscname.signing's answer) for every target, both signatures, signed and
+    presigned, with and without a session token; methods, times, regions, hosts and lifetimes rotate."""
+    targets = [*((path, SIGNED_QUERIES[i % len(SIGNED_QUERIES)]) for i, path in enumerate(SIGNED_PATHS)),
+               *((path, "") for path in SIGNED_PATHS), *(("/k", query) for query in SIGNED_QUERIES)]  # fmt: skip
+    cases = []
+    for number, (path, query) in enumerate(targets):
+        for kind in ("oss", "s3"):
+            for presign in (False, True):
+                for credentials in SIGNING_CREDENTIALS:
+                    turn = number + len(cases)
+                    now = SIGNING_TIMES[turn % len(SIGNING_TIMES)]
+                    method = ("GET", "HEAD")[turn % 2] if presign else ("GET", "HEAD", "OPTIONS")[turn % 3]
+                    if kind == "oss":
+                        region, bucket, host = ("cn-hangzhou", "ap-southeast-1")[turn % 2], ("abc-secure", "a1-b")[turn % 2], "anything.example.com"
+                        signer = Signer.for_oss(region, bucket, credentials)
+                    else:
+                        region, bucket, host = ("us-east-1", "eu-west-3")[turn % 2], None, ("127.0.0.1:9000", "s3.example.net", "minio.example.net:9443")[turn % 3]
+                        signer = Signer.for_s3(region, credentials)
+                    expires = (1, 900, 604800)[turn % 3]
+                    request = {"signature": kind, "env": worker_env(kind, credentials), "presign": presign, "region": region, "bucket": bucket,
+                               "method": method, "host": host, "path": path, "query": query, "expires": expires, "now": now}  # fmt: skip
+                    if presign:
+                        expected: dict[str, Any] = {"target": signer.presign(method, host, path, query, expires=expires, now=now)}
+                    else:
+                        signed = signer.sign(method, host, path, query, now=now)
+                        expected = {"target": signed.target, "headers": [list(header) for header in signed.headers]}
+                    cases.append((request, expected))
+    return cases
+
+
+def test_worker_signer_signs_as_osscname_signing() -> None:
+    """OSS V4 and SigV4, header signing and presigned URLs, with and without a session token: the
+    Worker's signer sends the same target with the same headers, and presigns the same URL, byte for
+    byte, as the Python signer (itself checked against the SDKs and real servers in test_signing.py)."""
+    cases = signing_cases()
+    results = js_signer([request for request, _ in cases])
+    differ = [f"{request}\n  js:     {got}\n  python: {want}" for (request, want), got in zip(cases, results, strict=True) if got != want]
+    assert len(results) == len(cases) > 400
+    assert not differ, f"{len(differ)} of {len(cases)} differ:\n" + "\n".join(differ[:5])
+    assert {case[0]["method"] for case in cases} == {"GET", "HEAD", "OPTIONS"} and len({case[0]["now"] for case in cases}) == 3
+
+
+#: The secrets a Worker may be given: missing, empty, malformed by each of from_environment's rules, and
+#: good (an empty token is no token; U+FEFF is no whitespace to Python). HIDDEN marks the values that no
+#: message may show.
+WORKER_ENVS = [
+    {}, {"{id}": "HIDDENid"}, {"{secret}": "HIDDEN"}, {"{id}": "", "{secret}": "HIDDEN"}, {"{id}": "HIDDEN/x", "{secret}": "s"},
+    {"{id}": "HIDDEN x", "{secret}": "s"}, {"{id}": "HIDDENé", "{secret}": "s"}, {"{id}": "HIDDEN=", "{secret}": "s"},
+    {"{id}": "id", "{secret}": " HIDDEN"}, {"{id}": "id", "{secret}": "HIDDEN\n"}, {"{id}": "id", "{secret}": "\x85HIDDEN"}, {"{id}": "id", "{secret}": "HIDDEN\x85"},
+    {"{id}": "id", "{secret}": "HIDDEN\u3000"}, {"{id}": "id", "{secret}": "HID\x00DEN"}, {"{id}": "id", "{secret}": "HID\x7fDEN"},
+    {"{id}": "id", "{secret}": "\ufeffHIDDEN"}, {"{id}": "id", "{secret}": "s", "{token}": "HIDDEN token"},
+    {"{id}": "id", "{secret}": "s", "{token}": "HIDDENé"}, {"{id}": "id", "{secret}": "s", "{token}": ""},
+    {"{id}": "id", "{secret}": "s/+=é", "{token}": "t+/="},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["oss", "s3"])
+def test_worker_reads_its_secrets_as_from_environment_reads_the_variables(kind: str) -> None:
+    """The same values are taken and refused as :func:`osscname.credentials.from_environment` takes and
+    refuses them, a refusal names the same variable in the same words, and no value is ever shown."""
+    id_name, secret_name, token_name = ENVIRONMENT[kind]
+    envs = [{key.format(id=id_name, secret=secret_name, token=token_name): value for key, value in env.items()} for env in WORKER_ENVS]
+    results = js_signer([{"signature": kind, "env": env} for env in envs])
+    for env, result in zip(envs, results, strict=True):
+        got = result["credentials"]
+        try:
+            credentials = from_environment(kind, env)  # type: ignore[arg-type]
+        except CredentialsError as error:
+            assert isinstance(got, str), (env, got)
+            assert got.split(": private buckets")[0] == str(error).split(": private buckets")[0], (env, got, str(error))
+            assert "HIDDEN" not in got and "HID" not in got, got
+            if " not set" in got:
+                assert got.endswith(f"wrangler secret put {got.split()[0]}"), got
+        else:
+            assert got == {"id": credentials.access_key_id, "secret": credentials.secret, "token": credentials.session_token}, env
 
 
 def test_readme_lists_every_refusal_and_deviation() -> None:
