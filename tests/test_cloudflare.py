@@ -25,8 +25,12 @@ import io
 import json
 import re
 import socket
+import os
 import ssl
 import subprocess
+import sys
+import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +93,7 @@ def write(tmp_path: Path, text: str, name: str = "bindings.yaml") -> Path:
         pytest.param("worker", "{domain: a.example.com, bucket: assets, mode: rewrite, endpoint: 'https://minio.example.net:9000'}", "has a port, which a Worker's fetch ignores over https", id="worker-https-port"),
         pytest.param("redirect-rules", "{domain: a.example.com, bucket: ex-a, mode: rewrite}", "Redirect Rules only redirect", id="rules-rewrite"),
         pytest.param("redirect-rules", "{domain: a.example.com, bucket: ex-a, https: {hsts: 60}}", "hsts needs a Strict-Transport-Security header, which a redirect rule cannot add", id="rules-hsts"),
+        pytest.param("redirect-rules", "{domain: a.example.com, bucket: ex-a, status: 302, private: true}", "a redirect rule cannot presign its Location", id="rules-private"),
     ],
 )
 def test_refused_by_name(tmp_path: Path, output: str, binding: str, reason: str) -> None:
@@ -107,6 +112,8 @@ def test_refused_by_name(tmp_path: Path, output: str, binding: str, reason: str)
         pytest.param("worker", "{domain: a.example.com, bucket: ex-a, mode: rewrite, index: index.html, subdir: serve, error_document: 404.html, https: {force: true, hsts: 60}}", id="worker-everything-the-middleware-does"),
         pytest.param("worker", "{domain: a.example.com, bucket: assets, mode: rewrite, endpoint: 'http://minio.example.net:9000/assets'}", id="worker-http-port"),
         pytest.param("worker", "{domain: a.example.com, bucket: assets, endpoint: 'http://127.0.0.1:9000/assets'}", id="worker-redirect-to-ip"),
+        pytest.param("worker", "{domain: a.example.com, bucket: ex-a, mode: rewrite, private: true}", id="worker-private-rewrite"),
+        pytest.param("worker", "{domain: a.example.com, bucket: ex-a, status: 307, private: {expires: 60}}", id="worker-private-redirect"),
         pytest.param("redirect-rules", "{domain: a.example.com, bucket: ex-a, index: index.html, https: {force: true}}", id="rules-force-index"),
     ],
 )
@@ -819,6 +826,349 @@ def test_worker_reads_its_secrets_as_from_environment_reads_the_variables(kind: 
                 assert got.endswith(f"wrangler secret put {got.split()[0]}"), got
         else:
             assert got == {"id": credentials.access_key_id, "secret": credentials.secret, "token": credentials.session_token}, env
+
+
+# --- the Worker in workerd: private buckets --------------------------------------------------------
+
+
+def test_worker_table_carries_what_the_signer_reads(tmp_path: Path) -> None:
+    """private, private_region, private_expires under their Python names; the bucket for OSS V4 only (a
+    custom endpoint signs SigV4 over the path, which holds it); nothing of it on a public route."""
+    source = write(tmp_path, f"{HEADER}  - {{domain: a.example.com, bucket: ex-a, mode: rewrite, private: true}}\n"
+                             "  - {domain: b.example.com, bucket: ex-b, status: 302, private: {expires: 60}}\n"
+                             "  - {domain: c.example.com, bucket: ex-c, mode: rewrite, endpoint: 'https://s3.example.net/ex-c', private: {region: eu-west-3}}\n"
+                             "  - {domain: d.example.com, bucket: ex-d, mode: rewrite}\n")  # fmt: skip
+    made = generate(source)
+    assert made.code == 0, made.err
+    routes = table_of(made.out)["routes"]
+    signing = [{key: route.get(key) for key in ("private", "private_region", "private_expires", "bucket")} for route in routes]
+    assert signing == [
+        {"private": True, "private_region": "ap-southeast-1", "private_expires": None, "bucket": "ex-a"},
+        {"private": True, "private_region": "ap-southeast-1", "private_expires": 60, "bucket": "ex-b"},
+        {"private": True, "private_region": "eu-west-3", "private_expires": None, "bucket": None},
+        {"private": None, "private_region": None, "private_expires": None, "bucket": None},
+    ]
+
+
+PRIVATE_REGION = "ap-southeast-1"
+READER = Credentials("LTAI5tWorkerReader01", "worker-secret/with+slash=")
+STS_READER = Credentials("STS.NUworkerTemporary", "sts-worker-secret", session_token="CAISworker+token/==")
+S3_READER = Credentials("nanio-worker", "nanio-worker-secret/with+slash")
+S3_HOST = "s3.nanio.test:9000"  #: the custom endpoint's host:port, signed as sent; the router takes it to nanio
+PRIVATE = f"""\
+version: 1
+defaults: {{region: {PRIVATE_REGION}}}
+bindings:
+  - {{domain: files.example.com, bucket: sec-files, mode: rewrite, private: true, prefix: public/, index: index.html, subdir: serve, error_document: 404.html, https: {{hsts: 60}}}}
+  - {{domain: probe.example.com, bucket: sec-files, mode: rewrite, private: true, prefix: public/, index: index.html, subdir: redirect}}
+  - {{domain: dl.example.com, bucket: sec-files, status: 302, private: {{expires: 600}}, prefix: public/, https: {{hsts: 60}}}}
+  - {{domain: brief.example.com, bucket: sec-files, status: 307, private: {{expires: 1}}, prefix: public/}}
+  - {{domain: force.example.com, bucket: sec-files, status: 307, private: true, prefix: public/, https: {{force: true}}}}
+  - {{domain: open.example.com, bucket: pub-files, mode: rewrite}}
+  - {{domain: s3.example.com, bucket: nanio-bkt, mode: rewrite, private: true, endpoint: 'http://{S3_HOST}/nanio-bkt', index: index.html, subdir: serve, error_document: 404.html}}
+  - {{domain: s3dl.example.com, bucket: nanio-bkt, status: 302, private: true, endpoint: 'http://{S3_HOST}/nanio-bkt'}}
+  - {{domain: s3brief.example.com, bucket: nanio-bkt, status: 307, private: {{expires: 1}}, endpoint: 'http://{S3_HOST}/nanio-bkt'}}
+"""
+#: The same bindings on public buckets: what the middleware answers there is what the Worker must answer
+#: from the private ones.
+PUBLIC_TWIN = re.sub(r", private: (true|\{[^}]*\})", "", PRIVATE)
+#: Keys under the prefix (public/) and the error document at the bucket's root; the same on nanio, where
+#: the bucket's base path stands for the prefix.
+OBJECTS = {"a.txt": b"private a\n", "hello world.txt": b"private hello\n", "a+b.txt": b"private plus\n", "\u4e2d\u6587.txt": b"private zh\n",
+           "dir/b.txt": b"private b\n", "docs/index.html": b"docs index\n", "index.html": b"root index\n", "big.bin": bytes(range(256)) * 4}  # fmt: skip
+PRIVATE_OBJECTS = {**{f"sec-files/public/{key}": data for key, data in OBJECTS.items()}, "sec-files/404.html": b"not here\n", "pub-files/open.txt": b"public\n"}
+SECRETS = {"OSS_ACCESS_KEY_ID": READER.access_key_id, "OSS_ACCESS_KEY_SECRET": READER.secret,
+           "AWS_ACCESS_KEY_ID": S3_READER.access_key_id, "AWS_SECRET_ACCESS_KEY": S3_READER.secret}  # fmt: skip
+#: The same Worker with other secrets: STS credentials, wrong secrets, none, half of them.
+VARIANTS = {
+    "sts": {"OSS_ACCESS_KEY_ID": STS_READER.access_key_id, "OSS_ACCESS_KEY_SECRET": STS_READER.secret, "OSS_SESSION_TOKEN": STS_READER.session_token or ""},
+    "wrong": {"OSS_ACCESS_KEY_ID": READER.access_key_id, "OSS_ACCESS_KEY_SECRET": "wrong-secret", "AWS_ACCESS_KEY_ID": S3_READER.access_key_id,
+              "AWS_SECRET_ACCESS_KEY": "wrong-secret"},
+    "unset": {},
+    "partial": {"OSS_ACCESS_KEY_ID": READER.access_key_id, "AWS_SECRET_ACCESS_KEY": S3_READER.secret},
+}  # fmt: skip
+#: What no answer may carry (a presigned Location carries the key id and, for STS, the token, by design).
+HIDDEN = (READER.secret, STS_READER.secret, S3_READER.secret)
+
+
+@dataclass(frozen=True)
+class PrivateWorker:
+    bindings: BindingSet
+    served: Served
+    origin: Any  #: the local origin holding the private buckets (osscname.testing.RunningOrigin)
+    middleware: CustomDomainMiddleware  #: on the public twin of the bindings and the buckets
+
+
+def nothing_secret(answer: Answer) -> Answer:
+    """``answer``, after checking that no secret is in its headers or body (nor the session token, but in a Location)."""
+    for name, value in answer.headers.items():
+        assert not any(secret in value for secret in HIDDEN), (name, value)
+        assert name.lower() == "location" or STS_READER.session_token not in value, (name, value)
+    assert not any(secret.encode() in answer.body for secret in HIDDEN)
+    return answer
+
+
+@pytest.fixture(scope="module")
+def private_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateWorker]:
+    from osscname.testing import serve_origin
+
+    folder = tmp_path_factory.mktemp("worker-private")
+    made = generate(write(folder, PRIVATE))
+    assert made.code == 0, made.err
+    bindings = load_bindings(write(folder, PRIVATE, "private.yaml"))
+    buckets = write_objects(folder / "buckets", PRIVATE_OBJECTS)
+    hosts = [b.bucket_host for b in bindings if b.route.endpoint_type != "custom"]
+    with serve_origin(buckets, private={"sec-files": [READER, STS_READER]}, region=PRIVATE_REGION) as origin, serve_origin(buckets) as twin, \
+            workerd(folder / "workerd", made.out, origin.address, hosts, secrets=SECRETS, variants=VARIANTS) as served:  # fmt: skip
+        public = load_bindings(write(folder, PUBLIC_TWIN, "public.yaml"))
+        middleware = CustomDomainMiddleware(app, public, upstreams={b.bucket_host: f"http://{twin.address}" for b in public}, timeout=10)
+        try:
+            yield PrivateWorker(bindings, served, origin, middleware)
+        finally:
+            middleware.close()
+
+
+def twin_answer(middleware: CustomDomainMiddleware, scheme: str, method: str, host: str, target: str, headers: dict[str, str]) -> Answer:
+    environ = {"wsgi.url_scheme": scheme, "REQUEST_URI": target, "HTTP_HOST": host}
+    response = Request.blank(target, environ, method=method, headers=headers).get_response(middleware)
+    return Answer(response.status_int, response.headers, response.body)
+
+
+FORGED = {"Authorization": "OSS4-HMAC-SHA256 Credential=forged/20200101/x/oss/aliyun_v4_request,Signature=00", "x-oss-date": "20200101T000000Z",
+          "Content-Type": "text/forged"}  # fmt: skip
+#: (method, Host, target, headers, what the bucket is last asked for: (method, path, query) or None when
+#: the Worker answers itself). Compared with the middleware on the public twin.
+PRIVATE_REQUESTS = [
+    ("GET", "files.example.com", "/a.txt", {}, ("GET", "/public/a.txt", "")),
+    ("HEAD", "files.example.com", "/a.txt", {}, ("HEAD", "/public/a.txt", "")),
+    ("GET", "files.example.com", "/hello%20world.txt?x-oss-signature=forged&response-cache-control=no-cache", {},
+     ("GET", "/public/hello%20world.txt", "x-oss-signature=forged&response-cache-control=no-cache")),
+    ("GET", "files.example.com", "/a+b.txt", {}, ("GET", "/public/a+b.txt", "")),
+    ("GET", "files.example.com", "/%e4%b8%ad%E6%96%87.txt", {}, ("GET", "/public/%e4%b8%ad%E6%96%87.txt", "")),
+    ("GET", "files.example.com", "/dir%2Fb.txt", {}, ("GET", "/public/dir%2Fb.txt", "")),
+    ("GET", "files.example.com", "/big.bin", {"Range": "bytes=10-19"}, ("GET", "/public/big.bin", "")),
+    ("GET", "files.example.com", "/a.txt", FORGED, ("GET", "/public/a.txt", "")),
+    ("GET", "files.example.com", "/docs?q=1", {}, ("GET", "/public/docs/index.html", "q=1")),
+    ("GET", "files.example.com", "/docs/", {}, ("GET", "/public/docs/index.html", "")),
+    ("GET", "files.example.com", "/", {}, ("GET", "/public/index.html", "")),
+    ("GET", "files.example.com", "/missing.txt?q", {}, ("GET", "/404.html", "")),
+    ("HEAD", "files.example.com", "/missing.txt", {}, ("HEAD", "/404.html", "")),
+    ("OPTIONS", "files.example.com", "/a.txt", {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}, ("OPTIONS", "/public/a.txt", "")),
+    ("POST", "files.example.com", "/a.txt", {}, None),
+    ("GET", "files.example.com", "/a/%2e%2e/b", {}, None),
+    ("GET", "probe.example.com", "/docs", {}, None),
+    ("GET", "probe.example.com", "/nodir", {}, ("GET", "/public/nodir", "")),
+    ("GET", "open.example.com", "/open.txt", {}, ("GET", "/open.txt", "")),
+]  # fmt: skip
+PRIVATE_COMPARED = ("location", "content-range", "content-length", "etag", "strict-transport-security", "allow")
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("method,host,target,headers,asked", PRIVATE_REQUESTS, ids=[f"{r[0]}-{r[1]}{r[2]}-{len(r[3])}" for r in PRIVATE_REQUESTS])
+def test_worker_serves_private_buckets_as_the_middleware_serves_public_ones(private_worker: PrivateWorker, scheme: str, method: str, host: str,
+                                                                             target: str, headers: dict[str, str], asked: tuple[str, str, str] | None) -> None:  # fmt: skip
+    """Objects, a range, folder URLs, the error document, a client's forged signature: the same answers
+    from the private bucket as the middleware gets from the public one, and the bucket is sent exactly
+    the target the Python signer signs."""
+    want = twin_answer(private_worker.middleware, scheme, method, host, target, headers)
+    got = nothing_secret(send(private_worker.served.port(scheme), target, host=host, method=method, headers=headers,
+                              context=INSECURE if scheme == "https" else None, timeout=15))  # fmt: skip
+    def seen(answer: Answer) -> tuple[int, dict[str, str | None], bytes]:  # an error's RequestId is new each time
+        return answer.status, {k: answer.headers.get(k) for k in PRIVATE_COMPARED}, re.sub(rb"<RequestId>\w+</RequestId>", b"", answer.body)
+
+    assert seen(got) == seen(want)
+    assert want.status in (200, 206, 302, 400, 404, 405)
+    if asked is None:
+        assert got.headers.get("X-Origin-Uri") is None
+        return
+    asked_method, path, query = asked
+    binding = private_worker.bindings.match(host)
+    assert binding is not None
+    if binding.private:
+        signed = Signer.for_oss(PRIVATE_REGION, binding.bucket, READER).sign(asked_method, binding.bucket_host, path, query)
+        assert got.headers["X-Origin-Uri"] == signed.target
+    assert got.headers["X-Origin-Host"] == binding.bucket_host
+
+
+def test_private_bucket_refuses_what_is_not_signed(private_worker: PrivateWorker) -> None:
+    """The origin really is private: the request the Worker signs gets 403 from it unsigned."""
+    reply = send(private_worker.origin.port, "/public/a.txt", host="sec-files.oss-ap-southeast-1.aliyuncs.com")
+    assert reply.status == 403 and b"<Code>AccessDenied</Code>" in reply.body
+
+
+def test_worker_signs_with_sts_credentials(private_worker: PrivateWorker) -> None:
+    got = nothing_secret(send(private_worker.served.variants["sts"], "/a.txt", host="files.example.com"))
+    assert (got.status, got.body) == (200, b"private a\n")
+    got = nothing_secret(send(private_worker.served.variants["sts"], "/docs", host="files.example.com"))
+    assert (got.status, got.body) == (200, b"docs index\n")
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_worker_relays_the_buckets_403_to_a_wrong_secret(private_worker: PrivateWorker, method: str) -> None:
+    got = nothing_secret(send(private_worker.served.variants["wrong"], "/a.txt", host="files.example.com", method=method))
+    assert got.status == 403 and got.headers["X-Origin-Uri"] == "/public/a.txt"
+    assert method == "HEAD" or b"<Code>SignatureDoesNotMatch</Code>" in got.body
+
+
+@pytest.mark.parametrize(
+    "variant,host,named",
+    [
+        pytest.param("unset", "files.example.com", "OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET are not set", id="rewrite-none"),
+        pytest.param("unset", "dl.example.com", "OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET are not set", id="redirect-none"),
+        pytest.param("unset", "s3.example.com", "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not set", id="s3-none"),
+        pytest.param("partial", "files.example.com", "OSS_ACCESS_KEY_SECRET is not set", id="rewrite-partial"),
+        pytest.param("partial", "s3dl.example.com", "AWS_ACCESS_KEY_ID is not set", id="s3-redirect-partial"),
+    ],
+)
+def test_worker_answers_500_naming_a_missing_secret(private_worker: PrivateWorker, variant: str, host: str, named: str) -> None:
+    """Never the bucket's 403 to an unsigned request: the operator reads what to set."""
+    got = nothing_secret(send(private_worker.served.variants[variant], "/a.txt", host=host))
+    first = named.split()[0]
+    assert got.status == 500 and got.headers.get("X-Origin-Uri") is None and got.headers.get("Location") is None
+    assert got.body.decode().startswith(f"500 Internal Server Error: {named}: ") and got.body.decode().endswith(f"wrangler secret put {first}\n")
+    assert got.headers["Content-Type"] == "text/plain; charset=utf-8"
+
+
+def test_worker_needs_no_secret_where_it_does_not_sign(private_worker: PrivateWorker) -> None:
+    """A public bucket, a 405 and a 400 on a private one, https.force's 301: nothing to sign, so no secret is asked for."""
+    unset = private_worker.served.variants["unset"]
+    assert send(unset, "/open.txt", host="open.example.com").status == 200
+    assert send(unset, "/a.txt", host="files.example.com", method="POST").status == 405
+    assert send(unset, "/a/%2e%2e/b", host="files.example.com").status == 400
+    forced = send(unset, "/a.txt?q", host="force.example.com")
+    assert (forced.status, forced.headers["Location"]) == (301, "https://force.example.com/a.txt?q")
+    presigned = send(private_worker.served.port("https"), "/a.txt?q", host="force.example.com", context=INSECURE)
+    assert presigned.status == 307 and presigned.headers["Location"].startswith("https://sec-files.oss-ap-southeast-1.aliyuncs.com/public/a.txt?q&x-oss-")
+
+
+def presigned_at(location: str, name: str) -> float:
+    """The signing time a presigned Location states (x-oss-date / X-Amz-Date), as Unix time."""
+    stamp = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)[name][0]
+    return datetime.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=datetime.timezone.utc).timestamp()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_worker_presigns_a_private_redirect(private_worker: PrivateWorker, scheme: str, method: str) -> None:
+    """The Location is the Python signer's presigned URL (for the request's method, with private.expires),
+    and the origin serves it for that method only."""
+    got = nothing_secret(send(private_worker.served.port(scheme), "/a.txt?x=%41&x-oss-signature=forged", host="dl.example.com", method=method,
+                              context=INSECURE if scheme == "https" else None))  # fmt: skip
+    assert got.status == 302
+    assert got.headers.get("Strict-Transport-Security") == ("max-age=60" if scheme == "https" else None)
+    location = got.headers["Location"]
+    bucket_host = "sec-files.oss-ap-southeast-1.aliyuncs.com"
+    signer = Signer.for_oss(PRIVATE_REGION, "sec-files", READER)
+    target = signer.presign(method, bucket_host, "/public/a.txt", "x=%41&x-oss-signature=forged", expires=600, now=presigned_at(location, "x-oss-date"))
+    assert location == f"{scheme}://{bucket_host}{target}" and "x-oss-expires=600&" in location
+    fetched = send(private_worker.origin.port, target, host=bucket_host, method=method)
+    assert (fetched.status, fetched.body) == (200, b"private a\n" if method == "GET" else b"")
+    other = send(private_worker.origin.port, target, host=bucket_host, method="HEAD" if method == "GET" else "GET")
+    assert other.status == 403 and (method == "GET" or b"<Code>SignatureDoesNotMatch</Code>" in other.body)  # a HEAD answer has no body
+
+
+def test_worker_presigns_with_the_session_token(private_worker: PrivateWorker) -> None:
+    got = send(private_worker.served.variants["sts"], "/dir/b.txt", host="dl.example.com")
+    location = urllib.parse.urlsplit(got.headers["Location"])
+    assert got.status == 302 and "x-oss-security-token=CAISworker%2Btoken%2F%3D%3D" in location.query
+    fetched = send(private_worker.origin.port, f"{location.path}?{location.query}", host=location.netloc)
+    assert (fetched.status, fetched.body) == (200, b"private b\n")
+
+
+def wait_past(signed_at: float, expires: int) -> None:
+    """Sleep until a URL signed at ``signed_at`` for ``expires`` seconds has expired (a second or two)."""
+    delay = signed_at + expires + 1.05 - time.time()
+    if delay > 0:
+        time.sleep(min(delay, 5.0))
+
+
+def test_worker_presigned_location_expires(private_worker: PrivateWorker) -> None:
+    got = send(private_worker.served.port("http"), "/a.txt", host="brief.example.com")
+    assert got.status == 307 and "x-oss-expires=1&" in got.headers["Location"]
+    location = urllib.parse.urlsplit(got.headers["Location"])
+    wait_past(presigned_at(got.headers["Location"], "x-oss-date"), 1)
+    fetched = send(private_worker.origin.port, f"{location.path}?{location.query}", host=location.netloc)
+    assert fetched.status == 403 and b"Request has expired." in fetched.body
+
+
+# --- the Worker in workerd: a private bucket on an S3-compatible server (nanio, SigV4) -------------
+
+
+@dataclass(frozen=True)
+class S3Worker:
+    served: Served
+    nanio_port: int
+
+
+@pytest.fixture(scope="module")
+def s3_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Worker]:
+    """nanio on 127.0.0.1 (every request must be signed with S3_READER), holding OBJECTS in nanio-bkt,
+    behind the Worker: the router sends S3_HOST to it with that Host."""
+    from test_signing import botocore_client, require_module
+
+    require_module("nanio")
+    require_module("botocore")
+    folder = tmp_path_factory.mktemp("worker-s3")
+    made = generate(write(folder, PRIVATE))
+    assert made.code == 0, made.err
+    port = free_port()
+    environ = {**{name: value for name, value in os.environ.items() if not name.startswith(("AWS_", "NANIO_"))},
+               "NANIO_ACCESS_KEY": S3_READER.access_key_id, "NANIO_SECRET_KEY": S3_READER.secret}  # fmt: skip
+    with (folder / "nanio.log").open("wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "nanio", "serve", "--data-dir", str(folder / "store"), "--host", "127.0.0.1", "--port", str(port)],
+                                   env=environ, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        wait_for_port(port, process, timeout=60)
+        s3 = botocore_client("s3", port, S3_READER)
+        s3.create_bucket(Bucket="nanio-bkt")
+        for key, data in {**OBJECTS, "404.html": b"not here\n"}.items():
+            s3.put_object(Bucket="nanio-bkt", Key=key, Body=data)
+        with workerd(folder / "workerd", made.out, f"127.0.0.1:{free_port()}", [], elsewhere={S3_HOST: f"127.0.0.1:{port}"}, secrets=SECRETS,
+                     variants={"wrong": VARIANTS["wrong"]}) as served:  # fmt: skip
+            yield S3Worker(served, port)
+    finally:
+        stop(process)
+
+
+@pytest.mark.parametrize(
+    "method,target,headers,status,body",
+    [
+        ("GET", "/a.txt", {}, 200, b"private a\n"),
+        ("HEAD", "/a.txt", {}, 200, b""),
+        ("GET", "/hello%20world.txt?response-cache-control=no-cache&X-Amz-Signature=forged", {}, 200, b"private hello\n"),
+        ("GET", "/a+b.txt", {}, 200, b"private plus\n"),
+        ("GET", "/%E4%B8%AD%E6%96%87.txt", {}, 200, b"private zh\n"),
+        ("GET", "/big.bin", {"Range": "bytes=10-19"}, 206, bytes(range(10, 20))),
+        ("GET", "/a.txt", {"Authorization": "AWS4-HMAC-SHA256 forged", "X-Amz-Date": "20200101T000000Z"}, 200, b"private a\n"),
+        ("GET", "/docs", {}, 200, b"docs index\n"),
+        ("GET", "/docs/", {}, 200, b"docs index\n"),
+        ("GET", "/missing.txt", {}, 404, b"not here\n"),
+    ],
+)  # fmt: skip
+def test_worker_signs_sigv4_for_a_custom_endpoint(s3_worker: S3Worker, method: str, target: str, headers: dict[str, str], status: int, body: bytes) -> None:
+    """nanio checks every SigV4 signature itself, the Host included (host:port as the Worker's fetch sends it)."""
+    got = nothing_secret(send(s3_worker.served.port("http"), target, host="s3.example.com", method=method, headers=headers, timeout=15))
+    assert (got.status, got.body) == (status, body), got.body
+
+
+def test_worker_relays_the_s3_servers_403_to_a_wrong_secret(s3_worker: S3Worker) -> None:
+    got = nothing_secret(send(s3_worker.served.variants["wrong"], "/a.txt", host="s3.example.com"))
+    assert got.status == 403 and b"SignatureDoesNotMatch" in got.body
+
+
+def test_worker_presigns_sigv4(s3_worker: S3Worker) -> None:
+    got = nothing_secret(send(s3_worker.served.port("http"), "/dir/b.txt?x=1", host="s3dl.example.com"))
+    location = got.headers["Location"]
+    target = Signer.for_s3("us-east-1", S3_READER).presign("GET", S3_HOST, "/nanio-bkt/dir/b.txt", "x=1", expires=900,
+                                                          now=presigned_at(location, "X-Amz-Date"))  # fmt: skip
+    assert got.status == 302 and location == f"http://{S3_HOST}{target}"
+    fetched = send(s3_worker.nanio_port, target, host=S3_HOST)
+    assert (fetched.status, fetched.body) == (200, b"private b\n")
+    brief = send(s3_worker.served.port("http"), "/a.txt", host="s3brief.example.com")
+    assert brief.status == 307 and "X-Amz-Expires=1&" in brief.headers["Location"]
+    split = urllib.parse.urlsplit(brief.headers["Location"])
+    wait_past(presigned_at(brief.headers["Location"], "X-Amz-Date"), 1)
+    assert send(s3_worker.nanio_port, f"{split.path}?{split.query}", host=S3_HOST).status == 403
 
 
 def test_readme_lists_every_refusal_and_deviation() -> None:
