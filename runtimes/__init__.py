@@ -13,8 +13,9 @@ a route share its entry, which appears once. The plain answers are the middlewar
 short header comment, ``const TABLE = <the JSON>;``, core.js, the platform's files.
 
 The files: ``core.js`` (host check and lookup, the middleware's target encoding, dot segments, the
-decision), ``idna.js`` (the A-label checks a URL parser allows: the Worker), ``worker.js`` and
-``cloudfront.js`` (what each platform does with a decision).
+decision), ``idna.js`` (the A-label checks a URL parser allows: the Worker), ``sign.js`` (OSS V4 and
+SigV4 with WebCrypto, as :mod:`osscname.signing` signs, for private buckets: the Worker, which has
+secrets), ``worker.js`` and ``cloudfront.js`` (what each platform does with a decision).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ ANSWERED = (301, 302, 307, 308, 400, 405)
 
 
 def source(name: str) -> str:
-    """The text of one runtime file of this package (``core.js``, ``worker.js``, ``cloudfront.js``)."""
+    """The text of one runtime file of this package (``core.js``, ``sign.js``, ``worker.js``, ...)."""
     return resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
 
 
@@ -57,6 +58,11 @@ def route_entry(route: Route, scheme: str | None = None) -> dict[str, Any]:
         "folder": route.folder,
         "https_force": route.https_force,
         "hsts": route.hsts,
+        "private": route.private,
+        "private_region": route.private_region if route.private else None,
+        "private_expires": route.private_expires if route.private else None,
+        # OSS V4 signs /<bucket>/<key>; a custom endpoint signs SigV4 over the path as sent (it holds the bucket)
+        "bucket": route.bucket if route.private and route.endpoint_type != "custom" else None,
     }
     entry.update((key, value) for key, value in optional.items() if value)
     return entry

@@ -7,8 +7,9 @@
 //                  allow: 'GET, HEAD, OPTIONS', ...};
 //
 // A route holds the osscname.model.Route fields a runtime needs, under their Python names (mode, status,
-// bucket_host, scheme, root, index_url, error_path, folder, https_force, hsts); an absent one is off.
-// Paths and roots are percent-encoded already: nothing here decodes a key.
+// bucket_host, scheme, root, index_url, error_path, folder, https_force, hsts; for a private bucket
+// private, private_region, private_expires and, on OSS, bucket, which sign.js reads); an absent one is
+// off. Paths and roots are percent-encoded already: nothing here decodes a key.
 //
 // The platform provides toAscii(name) (a non-ASCII host name as A-labels, or null) and
 // validALabel(label): idna.js where there is a URL parser, cloudfront.js's own otherwise.

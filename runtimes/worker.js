@@ -15,6 +15,13 @@
 // - fetch() reads its URL with the WHATWG parser, which takes '\' for '/' and then removes dot
 //   segments: the path reaches it as the middleware sends it, '\' as %5C (core.js rawTarget), so the
 //   key fetched is the key the middleware fetches and never one outside the object root.
+// - A private bucket (sign.js): every fetch of a rewrite (the object, the folder probe or serve, the
+//   error document) is signed, OSS V4 or SigV4, and sends the canonical target the signature covers; the
+//   client's own Authorization, x-oss-* / x-amz-* (and on OSS Content-Type, Content-MD5) stay behind. A
+//   redirect's Location is presigned for private_expires seconds, for HEAD when the request is a HEAD and
+//   for GET otherwise (never for a method that writes). The secrets come from the Worker's env; when
+//   one is missing or malformed the Worker answers 500 naming it, rather than send the bucket an
+//   unsigned request that it would refuse with 403.
 
 // Conditions and ranges apply to the requested object, not to a folder probe or an error document.
 const CONDITIONAL = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'];
@@ -26,47 +33,68 @@ function respond(request, made) {
   return new Response(request.method === 'HEAD' ? null : made.body, { status: made.status, headers });
 }
 
-function upstream(request, url, method, conditional) {
+// One fetch from the bucket: the client's headers but Host (and but the conditions, for a follow-up),
+// target = path (percent-encoded) and query; for a private bucket, signed (bucket.signature set).
+async function upstream(request, bucket, path, query, method, conditional) {
   const headers = new Headers(request.headers);
   headers.delete('host');
   if (!conditional) {
     CONDITIONAL.forEach((name) => headers.delete(name));
   }
-  return fetch(url, { method, headers, redirect: 'manual' });
+  let target = query ? path + '?' + query : path;
+  if (bucket.signature) {
+    Array.from(headers.keys()).filter((name) => isReservedHeader(bucket.signature, name)).forEach((name) => headers.delete(name));
+    const route = bucket.route;
+    const signed = await signRequest(bucket.signature, bucket.credentials, route.private_region, route.bucket, method, route.bucket_host, path, query,
+      Date.now() / 1000);
+    signed.headers.forEach(([name, value]) => headers.set(name, value));
+    target = signed.target;
+  }
+  return fetch(bucket.origin + target, { method, headers, redirect: 'manual' });
 }
 
 // The bucket said 404 to a GET or HEAD: the folder URL without its slash (subdir), then the error document.
-async function missing(request, response, decision, origin) {
+async function missing(request, response, decision, bucket, query) {
   if (decision.folder) {
-    const folder = origin + decision.folderPath;
     if (decision.folder === 'serve') {
-      const served = await upstream(request, folder + decision.suffix, request.method, true);
+      const served = await upstream(request, bucket, decision.folderPath, query, request.method, true);
       if (served.status !== 404) {
         return served;
       }
-    } else if ((await upstream(request, folder, 'HEAD', false)).status === 200) {
+    } else if ((await upstream(request, bucket, decision.folderPath, '', 'HEAD', false)).status === 200) {
       return respond(request, answer(TABLE, 302, [['location', decision.folderLocation]]));
     }
   }
   if (!decision.errorPath) {
     return response;
   }
-  const page = await upstream(request, origin + decision.errorPath, request.method, false);
+  const page = await upstream(request, bucket, decision.errorPath, '', request.method, false);
   return page.status === 200 ? new Response(page.body, { status: 404, headers: page.headers }) : page;
 }
 
-async function forward(request, route, decision) {
-  const origin = decision.scheme + '://' + route.bucket_host;
+// bucket: {origin, route, signature and credentials (a private bucket's; else null)}.
+async function forward(request, decision, bucket) {
+  const query = decision.suffix.slice(1);
   try {
-    const response = await upstream(request, origin + decision.path + decision.suffix, request.method, true);
-    return response.status === 404 && (decision.folder || decision.errorPath) ? await missing(request, response, decision, origin) : response;
+    const response = await upstream(request, bucket, decision.path, query, request.method, true);
+    return response.status === 404 && (decision.folder || decision.errorPath) ? await missing(request, response, decision, bucket, query) : response;
   } catch (unreachable) {
     return respond(request, answer(TABLE, 502, []));
   }
 }
 
+// A private bucket's redirect: decide()'s answer with its Location (origin + object path + query)
+// replaced by the presigned URL of the same object and query.
+async function presigned(request, decision, route, signature, credentials, scheme, path, query) {
+  const method = request.method === 'HEAD' ? 'HEAD' : 'GET';
+  const target = await presignRequest(signature, credentials, route.private_region, route.bucket, method, route.bucket_host,
+    objectPath(route, path), query, route.private_expires, Date.now() / 1000);
+  const location = (route.scheme || scheme) + '://' + route.bucket_host + target;
+  return respond(request, { ...decision, headers: [['location', location]].concat(decision.headers.slice(1)) });
+}
+
 export default {
-  async fetch(request) {
+  async fetch(request, env) {
     const host = canonicalHost(request.headers.get('host') || '');
     const route = host === null ? null : lookup(TABLE, host);
     if (!route) {
@@ -79,10 +107,23 @@ export default {
     const question = sent.indexOf('?');
     const target = question < 0 ? rawTarget(sent, '') : rawTarget(sent.slice(0, question), sent.slice(question + 1));
     const decision = decide(TABLE, route, request.method, scheme, host, target[0], target[1]);
-    if (!decision.proxy) {
+    // decide() answers a redirect binding with its redirect, unless https.force answers first with a 301
+    // (a private redirect is a 302 or a 307: the loader refuses the cached statuses).
+    const presign = route.private && route.mode === 'redirect' && decision.status === route.status;
+    if (!decision.proxy && !presign) {
       return respond(request, decision);
     }
-    const response = await forward(request, route, decision);
+    const signature = route.private ? signatureFor(route) : null;
+    const credentials = signature ? credentialsFrom(signature, env) : null;
+    if (typeof credentials === 'string') {
+      // The binding's headers but a Location: HSTS on https.
+      const headers = decision.proxy ? decision.headers : decision.headers.slice(1);
+      return respond(request, { status: 500, reason: 'Internal Server Error', body: '500 Internal Server Error: ' + credentials + '\n', headers });
+    }
+    if (presign) {
+      return presigned(request, decision, route, signature, credentials, scheme, target[0], target[1]);
+    }
+    const response = await forward(request, decision, { origin: decision.scheme + '://' + route.bucket_host, route, signature, credentials });
     if (!decision.headers.length) {
       return response;
     }
