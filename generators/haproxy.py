@@ -229,8 +229,9 @@ class _Backends:
 
 def record(route: Route, backends: _Backends) -> str:
     """The records map value of a route, fields in :data:`RECORD` order. Every field is a fixed word,
-    a number, a canonical host, a backend name or a percent-encoded path: none holds ``|`` or
-    whitespace (checked again in :func:`render`)."""
+    a number, a canonical host, a backend name or a percent-encoded path, so none holds ``|``; one that
+    bypassed the loader with a ``|`` (which would shift the fields after it) is refused here, and any
+    unsafe character when the line is written."""
     rewrite = route.mode == "rewrite"
     fields = {
         "action": "proxy" if rewrite else str(route.status),
@@ -244,6 +245,9 @@ def record(route: Route, backends: _Backends) -> str:
         "backend_http": backends.name(route, route.scheme or "http") if rewrite else "",
         "backend_https": backends.name(route, route.scheme or "https") if rewrite else "",
     }
+    for value in fields.values():
+        if "|" in value:
+            raise RenderError(f"refusing to write {value!r} into a record: it contains '|'")
     return "|".join(fields[name] for name in RECORD)
 
 
@@ -255,9 +259,10 @@ def _wildcard_key(depth: int) -> Markup:
 
 def _map_line(key: str, value: str) -> str:
     """A map line; a key or value that bypassed the loader with a character that could end it (or
-    start a comment, or carry a directive into the config) is refused, as the template guard does."""
+    start a comment, or carry a directive into the config) is refused, as the template guard does, and
+    a key with ``|`` (no host name has one)."""
     for part in (key, value):
-        bad = UNSAFE.search(part)
+        bad = UNSAFE.search(part) or (part is key and re.search(r"[|]", part))
         if bad:
             raise RenderError(f"refusing to write {part!r} into a map file: it contains {bad.group()!r}")
     return f"{key} {value}\n"
