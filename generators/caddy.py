@@ -10,19 +10,18 @@ bodies) is marked trusted with :class:`~markupsafe.Markup`. Why it has the shape
   for lists over 100 names, trailing dot kept, any port dropped, even one out of range), so the route
   first rewrites ``r.Host`` to the canonical name (:data:`CANONICAL`), looks it up, and puts it back
   before an unbound request falls through. Standalone, the server answers other hosts ``421``.
-* **A lookup that sets variables, then one set of handlers.** Caddy has no hash lookup; its one fast
+* **A lookup that finds a record, then one set of handlers.** Caddy has no hash lookup; its one fast
   structure is a large ``host`` matcher, which it binary-searches. Bindings that differ only in their
-  domain share a :class:`~osscname.model.Route`; the lookup is a tree of ``host`` matchers (at most
-  :data:`FANOUT` routes per level, each node holding the names below it) whose leaves set the route's
-  settings as variables (:func:`record`). The handlers that answer (:func:`answer`) are written once
-  and read those variables, so the config grows by a name per binding and a few variables per route,
-  not by a handler tree per route: one set of ``reverse_proxy`` handlers per way of connecting in all,
-  instead of a dozen per bucket (at 100k bindings that is the difference between loading in about a
-  second and not loading in 256 MB). A leaf ends the lookup with an ``error`` handler, which takes
-  the request out of every nested subroute at once to the outer subroute's ``errors`` routes, the
-  answer: ``terminal`` would end the request there, and Caddy 2.6 has no named routes to call. Every
-  level holds every name once more, which is what the memory grows with; the levels are at most
-  :data:`FANOUT` wide because each route of a level is a binary search.
+  domain share a :class:`~osscname.model.Route`, and a route's settings are one ``|``-separated record
+  (:func:`record`, as in the nginx and HAProxy files). The lookup is a tree of ``host`` matchers, at
+  most :data:`FANOUT` routes per level, each node holding the names below it; a leaf is a single
+  ``error`` handler whose message is its route's record. The error takes the request out of every
+  nested subroute at once to the ``errors`` routes of the outer one (``terminal`` would end the
+  request there, and Caddy 2.6 has no named routes to call), which split ``{http.error.message}``
+  into variables and answer from them (:func:`answer`). So the handlers are written once, one set of
+  ``reverse_proxy`` handlers per way of connecting in all, and the config grows by a name per binding
+  per level and a record per route. (A handler tree per route, a dozen proxies per bucket, took 13 s
+  and over 500 MB to load at 100k bindings.)
 * **Exact first, then the most specific wildcard, at any depth.** Caddy's ``*.`` covers one label.
   Wildcards are looked up after the exact names, longest suffix first: for each suffix length in use,
   when the name has more labels than that (and is a valid host name), the Host is set to its last
@@ -63,15 +62,19 @@ from osscname.features import Declaration, Deviates, Supported
 from osscname.hosts import split_host_port
 from osscname.model import UNSAFE, Binding, BindingSet, Route
 
-from .base import Target, dump_json, guard, make_parser, options_from, parse_upstream, run
+from .base import RenderError, Target, dump_json, guard, make_parser, options_from, parse_upstream, run
 
 __all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "record", "answer", "layout", "SERVER", "TLS_SERVER", "FANOUT", "fanout"]
 
 PROG = "generate-caddy"
 #: The servers' names under ``apps.http.servers``: the plain-http listeners, and the TLS ones.
 SERVER, TLS_SERVER = "osscname", "osscname_tls"
-#: Most routes per level of the host tree: every route of a level is evaluated (a binary search each).
-FANOUT = 32
+#: Most routes per level of the host tree. Each level holds every name once more (about 60 MB of
+#: Caddy's resident memory per 100k names) and each route of a level a request walks is a binary
+#: search, so this trades requests per second for memory: 128 keeps two levels up to 16k routes, and
+#: 100k bindings (11k routes) load in under 2 s and 256 MB; 32 would make that three levels, about
+#: 280 MB, for 1.3 times the redirects per second and twice the unbound requests (bench/edges.py).
+FANOUT = 128
 REDIRECT_STATUSES = (301, 302, 307, 308)
 MISDIRECTED_BODY = Markup("421 Misdirected Request\n")
 Json = dict[str, Any]
@@ -128,7 +131,7 @@ DOT_SEGMENT = _on_target(r"(?i)^(?:[^?]*(?:/|%2f))?(?:\.|%2e){1,2}(?:(?:/|%2f)[^
 #: the conditions that apply to the object, not to a probe or an error document.
 DROPPED = ["Forwarded", "Expect"]
 CONDITIONS = ["Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"]
-#: The variables :func:`record` sets from a route (each starts as ``""``: a leaf sets only its route's).
+#: The fields of a route's record (:func:`record`), in order; the answer sets a variable for each.
 FIELDS = ("action", "force", "hsts", "scheme", "bucket", "root", "index", "upstream_host", "folder", "error", "via_http",
           "via_https", "dial_http", "dial_https")  # fmt: skip
 
@@ -263,38 +266,45 @@ def _connection(route: Route, target_scheme: str, options: Options, overrides: d
     return f"upstream{overrides.setdefault(route.bucket_host, len(overrides) + 1)}", address
 
 
-def record(route: Route, options: Options, overrides: dict[str, int]) -> Json:
-    """The ``vars`` handler a lookup leaf runs: the route's settings that are not empty (every
-    :data:`FIELDS` name starts as ``""``, so a leaf carries only what its route uses). ``overrides``
-    numbers the overridden bucket hosts that need proxies of their own."""
-    values = {"action": str(route.status), "bucket": route.bucket_host, "root": route.root, "index": route.index_url,
-              "force": "1" if route.https_force else "", "hsts": str(route.hsts) if route.hsts else "", "scheme": route.scheme or ""}  # fmt: skip
+def record(route: Route, options: Options, overrides: dict[str, int]) -> str:
+    """A route's settings as the ``|``-separated fields of :data:`FIELDS` (``""`` for none): the message
+    of the ``error`` a lookup leaf ends with. Every field is a fixed word, a number, a canonical host,
+    an address or a percent-encoded path, so none holds ``|``; one that bypassed the loader with a
+    ``|`` (which would shift the fields after it) is refused. ``overrides`` numbers the overridden
+    bucket hosts that need proxies of their own."""
+    values = dict.fromkeys(FIELDS, "")
+    values.update(action=str(route.status), bucket=route.bucket_host, root=route.root, index=route.index_url,
+                  force="1" if route.https_force else "", hsts=str(route.hsts) if route.hsts else "", scheme=route.scheme or "")  # fmt: skip
     if route.mode == "rewrite":
         values.update(action="proxy", upstream_host=route.bucket_host if route.upstream_host == "bucket" else "",
                       folder=route.folder or "", error=route.error_path or "")  # fmt: skip
         for request_scheme in ("http", "https"):
             values[f"via_{request_scheme}"], values[f"dial_{request_scheme}"] = _connection(route, route.scheme or request_scheme, options, overrides)
-    return _vars(**{name: value for name, value in values.items() if value})
+    for value in values.values():
+        if "|" in value:
+            raise RenderError(f"refusing to write {value!r} into a record: it contains '|'")
+    return "|".join(values[name] for name in FIELDS)
 
 
-#: (names, the ``vars`` handler of their route)
-Group = tuple[list[str], Json]
+#: The record, back into its fields: the first is always one of these words, so the pattern cannot
+#: match ``<nil>`` (which Caddy 2.6's ``vars_regexp`` tries first for a placeholder key).
+RECORD_PATTERN = Markup("^(301|302|307|308|proxy)" + r"\|([^|]*)" * (len(FIELDS) - 1) + "$")
 
 
-#: Ends a lookup that found its route: the error leaves every nested subroute at once for the
-#: ``errors`` routes of the outer one, :func:`answer`.
-FOUND = {"handler": "error", "error": "found"}
+#: (names, the record of their route)
+Group = tuple[list[str], str]
 
 
-def _tree(groups: list[Group], fanout: int, prelude: list[Json]) -> list[Json]:
-    """Routes reaching each group's ``vars`` through at most ``fanout`` ``host`` matchers per level;
-    ``prelude`` runs first in a leaf (the wildcard lookup puts the Host back there)."""
+def _tree(groups: list[Group], fanout: int) -> list[Json]:
+    """Routes reaching each group through at most ``fanout`` ``host`` matchers per level. A leaf is one
+    ``error`` handler whose message is the group's record: the error takes the request out of every
+    nested subroute at once, to the ``errors`` routes of the outer one (:func:`answer`), which read the
+    record from ``{http.error.message}``."""
     if len(groups) <= fanout:
-        return [{"match": [{"host": names}], "handle": [*prelude, handler, FOUND]} for names, handler in groups]
+        return [{"match": [{"host": names}], "handle": [{"handler": "error", "error": found}]} for names, found in groups]
     size = -(-len(groups) // fanout)
     chunks = [groups[i : i + size] for i in range(0, len(groups), size)]
-    return [{"match": [{"host": [name for names, _ in chunk for name in names]}], "handle": [_subroute(_tree(chunk, fanout, prelude))]}
-            for chunk in chunks]  # fmt: skip
+    return [{"match": [{"host": [name for names, _ in chunk for name in names]}], "handle": [_subroute(_tree(chunk, fanout))]} for chunk in chunks]
 
 
 def fanout(count: int) -> int:
@@ -309,25 +319,25 @@ def fanout(count: int) -> int:
     return width
 
 
-def _lookup(groups: list[Group], prelude: list[Json]) -> Json:
+def _lookup(groups: list[Group]) -> Json:
     """A route that finds the group of the Host, if it is one of their names, and answers it."""
-    return {"handle": [_subroute(_tree(groups, fanout(len(groups)), prelude))]}
+    return {"handle": [_subroute(_tree(groups, fanout(len(groups))))]}
 
 
-def _groups(pairs: Iterable[tuple[Binding, str]], options: Options, overrides: dict[str, int], memo: dict[Route, Json]) -> list[Group]:
+def _groups(pairs: Iterable[tuple[Binding, str]], options: Options, overrides: dict[str, int], memo: dict[Route, str]) -> list[Group]:
     by_route: dict[Route, list[str]] = {}
     for binding, name in pairs:
         by_route.setdefault(binding.route, []).append(name)
     out = []
     for route, names in by_route.items():
-        handler = memo.get(route)
-        if handler is None:
-            handler = memo[route] = record(route, options, overrides)
-        out.append((names, handler))
+        found = memo.get(route)
+        if found is None:
+            found = memo[route] = record(route, options, overrides)
+        out.append((names, found))
     return out
 
 
-def _wildcards(kept: list[Binding], options: Options, overrides: dict[str, int], memo: dict[Route, Json]) -> list[Json]:
+def _wildcards(kept: list[Binding], options: Options, overrides: dict[str, int], memo: dict[Route, str]) -> list[Json]:
     """One route per suffix length in use, longest first (an exact name has answered already): when
     the Host has more labels than that and is a host name, it is set to its last labels, looked up
     among the wildcards of that length, and restored."""
@@ -341,7 +351,7 @@ def _wildcards(kept: list[Binding], options: Options, overrides: dict[str, int],
         suffix = Markup(".".join(f"{{http.request.host.labels.{i}}}" for i in range(depth - 1, -1, -1)))
         below = {"header_regexp": {"Host": {"pattern": Markup(f"^(?:{_LABEL}\\.){{{depth},}}{_LABEL}$")}},
                  "vars_regexp": {Markup("{http.request.host}"): {"pattern": Markup("^[a-z0-9.-]{1,253}$")}}}  # fmt: skip
-        lookup = _lookup(_groups(((b, b.name) for b in by_depth[depth]), options, overrides, memo), [restore])
+        lookup = _lookup(_groups(((b, b.name) for b in by_depth[depth]), options, overrides, memo))
         out.append({"match": [below], "handle": [_subroute([{"handle": [_set_host(suffix)]}, lookup, {"handle": [restore]}])]})
     return out
 
@@ -410,11 +420,17 @@ class _Proxies:
         ]  # fmt: skip
 
 
-def answer(options: Options, overrides: dict[str, int]) -> list[Json]:
-    """The routes that answer a bound request from the lookup's variables, in :func:`decide`'s order."""
+def answer(options: Options, overrides: dict[str, int], wildcards: bool) -> list[Json]:
+    """The routes that answer a bound request from the record the lookup found, in :func:`decide`'s
+    order: the Host put back (a wildcard lookup leaves it cut to a suffix), the record's fields as
+    variables, then the answers."""
     force = _text(Markup("https://"), REQUEST_HOST, Markup("/"), REST, QUERY)
     hsts = {"handler": "headers", "response": {"set": {"Strict-Transport-Security": [_text(Markup("max-age="), _var("hsts"))]}}}
-    routes: list[Json] = [
+    fields = {name: Markup(f"{{http.regexp.osscname.{number}}}") for number, name in enumerate(FIELDS, start=1)}
+    parse = {"vars_regexp": {Markup("{http.error.message}"): {"name": "osscname", "pattern": RECORD_PATTERN}}}
+    routes: list[Json] = [{"handle": [_set_host(_var("host"))]}] if wildcards else []
+    routes += [
+        {"match": [parse], "handle": [_vars(**fields)]},
         {"match": [{**HTTP, "vars": _is("force", "1")}], "handle": [_static(FORCE_HTTPS_STATUS, {"Location": [force]})], "terminal": True},
         {"match": [{**HTTPS, "not": [{"vars": _is("hsts", "")}]}], "handle": [hsts]},
         {"handle": [_vars(target=REQUEST_SCHEME)]},
@@ -441,28 +457,27 @@ def answer(options: Options, overrides: dict[str, int]) -> list[Json]:
 
 def osscname_route(kept: list[Binding], options: Options) -> Json:
     """The route that answers the bound hosts and leaves every other request as it came."""
-    memo: dict[Route, Json] = {}
+    memo: dict[Route, str] = {}
     overrides: dict[str, int] = {}
     exact = [b for b in kept if not b.is_wildcard]
-    prepare: list[Json] = [_vars(raw_host=Markup("{http.request.hostport}"), **dict.fromkeys(FIELDS, "")),
-                           {"handler": "headers", "request": {"replace": {"Host": CANONICAL}}}]
+    prepare: list[Json] = [_vars(raw_host=Markup("{http.request.hostport}")), {"handler": "headers", "request": {"replace": {"Host": CANONICAL}}}]
     wildcards = _wildcards(kept, options, overrides, memo)
     if wildcards:
         prepare.append(_vars(host=REQUEST_HOST))
     prepare.append(TARGET_PARTS)
     routes: list[Json] = [{"handle": prepare}]
     if exact:
-        routes.append(_lookup(_groups(((b, b.domain) for b in exact), options, overrides, memo), []))
+        routes.append(_lookup(_groups(((b, b.domain) for b in exact), options, overrides, memo)))
     routes += wildcards
     routes.append({"handle": [_set_host(_var("raw_host"))]})
-    return {"handle": [{**_subroute(routes), "errors": {"routes": answer(options, overrides)}}]}
+    return {"handle": [{**_subroute(routes), "errors": {"routes": answer(options, overrides, bool(wildcards))}}]}
 
 
 def layout(text: str) -> str:
-    """Compact JSON with a line break between neighbouring strings (a host per line, for diffs and
-    ``--check``). Exact: no string in the file contains ``"`` (the guard refuses it in values, and this
-    module's text has none), so every ``","`` lies between two strings, and none is ``","`` itself."""
-    return text.replace('","', '",\n"') + "\n"
+    """The JSON on one line, but with a line break between neighbouring strings (a host per line, for
+    diffs and ``--check``). Exact: no string in the file contains ``"`` (the guard refuses it in values,
+    and this module's text has none), so every ``", "`` lies between two strings."""
+    return text.replace('", "', '",\n"') + "\n"
 
 
 def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
