@@ -119,7 +119,7 @@ def _on_target(pattern: str) -> Json:
 
 
 def _is(name: str, value: str) -> Json:
-    """A variable set by the lookup equals ``value`` (variables are always set, ``""`` for none)."""
+    """A variable of the record equals ``value`` (every field is set, ``""`` for none)."""
     return {f"osscname_{name}": [value]}
 
 
@@ -421,16 +421,21 @@ class _Proxies:
 
 
 def answer(options: Options, overrides: dict[str, int], wildcards: bool) -> list[Json]:
-    """The routes that answer a bound request from the record the lookup found, in :func:`decide`'s
-    order: the Host put back (a wildcard lookup leaves it cut to a suffix), the record's fields as
-    variables, then the answers."""
-    force = _text(Markup("https://"), REQUEST_HOST, Markup("/"), REST, QUERY)
-    hsts = {"handler": "headers", "response": {"set": {"Strict-Transport-Security": [_text(Markup("max-age="), _var("hsts"))]}}}
+    """The ``errors`` routes of the lookup: the Host put back (a wildcard lookup leaves it cut to a
+    suffix), the record's fields as variables, then :func:`_answers`. An error that carries no record
+    (none is expected there) is raised again, as Caddy would have answered it."""
     fields = {name: Markup(f"{{http.regexp.osscname.{number}}}") for number, name in enumerate(FIELDS, start=1)}
     parse = {"vars_regexp": {Markup("{http.error.message}"): {"name": "osscname", "pattern": RECORD_PATTERN}}}
     routes: list[Json] = [{"handle": [_set_host(_var("host"))]}] if wildcards else []
-    routes += [
-        {"match": [parse], "handle": [_vars(**fields)]},
+    return [*routes, {"match": [parse], "handle": [_vars(**fields), _subroute(_answers(options, overrides))], "terminal": True},
+            {"handle": [{"handler": "error", "status_code": Markup("{http.error.status_code}")}]}]  # fmt: skip
+
+
+def _answers(options: Options, overrides: dict[str, int]) -> list[Json]:
+    """The routes that answer a bound request from its record's variables, in :func:`decide`'s order."""
+    force = _text(Markup("https://"), REQUEST_HOST, Markup("/"), REST, QUERY)
+    hsts = {"handler": "headers", "response": {"set": {"Strict-Transport-Security": [_text(Markup("max-age="), _var("hsts"))]}}}
+    routes: list[Json] = [
         {"match": [{**HTTP, "vars": _is("force", "1")}], "handle": [_static(FORCE_HTTPS_STATUS, {"Location": [force]})], "terminal": True},
         {"match": [{**HTTPS, "not": [{"vars": _is("hsts", "")}]}], "handle": [hsts]},
         {"handle": [_vars(target=REQUEST_SCHEME)]},
