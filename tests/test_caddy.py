@@ -313,6 +313,18 @@ def test_host_spellings_are_judged_as_the_middleware_judges_them(corpus_caddy: S
         assert reply.header("x-origin-host") == binding.bucket_host, host
 
 
+def test_the_declared_differences_are_what_caddy_does(corpus_caddy: Served, middleware: Any) -> None:
+    """The two deviations, as declared: a bare ``?`` reaches the bucket (the middleware drops it), and
+    an ``xn--`` label that is not valid IDNA below a wildcard is answered (the middleware: unbound)."""
+    bare = conformance.Case("bare", "", conformance.Request(host="files.abc.com", target="/a.txt?"), {"status": 200})
+    assert corpus_caddy.ask(bare).header("x-origin-uri") == "/public/a.txt?"
+    assert conformance.wsgi_reply(middleware, bare).header("x-origin-uri") == "/public/a.txt"
+    host = "xn--zz.cdn.example.org"
+    assert BINDINGS.match(host) is None
+    reply = ask(corpus_caddy.port, host, "/lib.js")
+    assert (reply.status, reply.header("Location")) == (301, "https://example-cdn.oss-accelerate.aliyuncs.com/lib.js")
+
+
 def test_standalone_config_answers_other_hosts_421(caddy_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Loaded as it is, the server answers only the bound hosts: the rest get 421, never a binding."""
     port = free_port()

@@ -325,6 +325,17 @@ def test_host_spellings_are_judged_as_the_middleware_judges_them(corpus_haproxy:
         assert reply.header("x-origin-host") == binding.bucket_host, host
 
 
+def test_the_declared_difference_is_what_haproxy_does(corpus_haproxy: Served, middleware: Any) -> None:
+    """As declared: an ``xn--`` label that is not valid IDNA below a wildcard is answered (the
+    middleware: unbound). A bare ``?`` is dropped on the way to the bucket, as the middleware drops it."""
+    host = "xn--zz.cdn.example.org"
+    assert BINDINGS.match(host) is None
+    reply = ask(corpus_haproxy.port, host, "/lib.js")
+    assert (reply.status, reply.header("Location")) == (301, "https://example-cdn.oss-accelerate.aliyuncs.com/lib.js")
+    bare = conformance.Case("bare", "", conformance.Request(host="www.example.org", target="/w.txt?"), {"status": 404})
+    assert corpus_haproxy.ask(bare).header("x-origin-uri") == conformance.wsgi_reply(middleware, bare).header("x-origin-uri") == "/w.txt"
+
+
 def test_without_a_default_backend_other_hosts_get_421(haproxy_binary: str, tmp_path: Path) -> None:
     port = free_port()
     assert generate(tmp_path, [str(EXAMPLE), "--skip-unsupported", "--listen", f"127.0.0.1:{port}"])[0] == 0
