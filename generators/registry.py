@@ -21,6 +21,8 @@ MODULES = {
     "cloudfront": "osscname.generators.cloudfront",
     "cloudflare": "osscname.generators.cloudflare",
     "dns": "osscname.generators.dns",
+    "caddy": "osscname.generators.caddy",
+    "haproxy": "osscname.generators.haproxy",
 }
 #: The targets of ``generate-cdn --target``.
 CDN = ("aliyun", "cloudfront", "cloudflare")

@@ -18,7 +18,7 @@ pytest_plugins = ["osscname.testing.pytest_plugin"]
 
 
 def pytest_report_header() -> list[str]:
-    found = {name: shutil.which(name) or shutil.which(name, path="/usr/sbin") for name in ("nginx", "named-checkzone", "node", "openssl")}
+    found = {name: shutil.which(name) or shutil.which(name, path="/usr/sbin") for name in ("nginx", "caddy", "haproxy", "named-checkzone", "node", "openssl")}
     return [f"CI={IN_CI} (skips fail)", "servers: " + ", ".join(f"{k}={'yes' if v else 'MISSING'}" for k, v in found.items())]
 
 
@@ -40,6 +40,7 @@ CORPUS_TESTS = {
     ("test_cloudfront.py", "test_corpus", "-inline"): "CloudFront Function, inline (node)",
     ("test_cloudfront.py", "test_corpus", "-kvs"): "CloudFront Function, KeyValueStore (node)",
 }
+# Caddy's and HAProxy's suites print their own corpus lines (tests/test_caddy.py, tests/test_haproxy.py).
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

@@ -33,7 +33,7 @@ from realserver import REPO, free_port, require_binary
 SEED = int(os.environ.get("OSSCNAME_FUZZ_SEED", "20261201"))
 FILES = int(os.environ.get("OSSCNAME_FUZZ_FILES", "3"))
 REQUESTS = int(os.environ.get("OSSCNAME_FUZZ_REQUESTS", "800"))
-TARGETS = ("asgi", "nginx", "worker", "cloudfront")
+TARGETS = ("asgi", "nginx", "caddy", "haproxy", "worker", "cloudfront")
 
 
 @dataclass
@@ -91,6 +91,16 @@ def _same_bytes(binding: Binding | None, request: Request, reference: Answer, an
     return True
 
 
+def _malformed_escape(request: Request) -> bool:
+    return re.search(r"%(?![0-9A-Fa-f]{2})", request.raw_path) is not None
+
+
+def _bare_query(binding: Binding | None, request: Request, reference: Answer, answer: Answer) -> bool:
+    """Caddy sends a bare ``?`` on to the bucket: the same upstream target but for that ``?``."""
+    theirs = answer.header("x-origin-uri") or ""
+    return request.target.endswith("?") and theirs.endswith("?") and theirs[:-1] == reference.header("x-origin-uri")
+
+
 def _invalid_host(binding: Binding | None, request: Request, reference: Answer, answer: Answer) -> bool:
     """The middleware took the Host for no host name (the app answered), the target for a bound one."""
     return normalize_host(request.routed_host) is None and reference.status == 200 and reached_app_like(reference)
@@ -107,6 +117,16 @@ DEVIATIONS = [
     Deviation("nginx", "request.invalid_characters", lambda b, r, ref, got: got.status == 400 and _raw(r, "")),
     Deviation("nginx", "request.invalid_characters", _same_bytes),
     Deviation("nginx", "request.invalid_host", _invalid_host),
+    Deviation("caddy", "request.invalid_characters", lambda b, r, ref, got: got.status == 400 and _raw(r, "")),
+    Deviation("caddy", "request.invalid_characters", _same_bytes),
+    Deviation("caddy", "request.unnormalisable", lambda b, r, ref, got: got.status == 400 and _malformed_escape(r)),
+    Deviation("caddy", "request.absolute_form", lambda b, r, ref, got: not r.target.startswith("/")),
+    Deviation("caddy", "rewrite", _bare_query),
+    Deviation("caddy", "wildcard", lambda b, r, ref, got: "xn--" in r.routed_host.lower() and _invalid_host(b, r, ref, got)),
+    Deviation("haproxy", "wildcard", lambda b, r, ref, got: "xn--" in r.routed_host.lower() and _invalid_host(b, r, ref, got)),
+    Deviation("haproxy", "request.invalid_characters", lambda b, r, ref, got: got.status == 400 and _raw(r, "")),
+    Deviation("haproxy", "request.invalid_characters", _same_bytes),
+    Deviation("haproxy", "request.absolute_form", lambda b, r, ref, got: got.status == 400 and not r.target.startswith("/")),
     Deviation("worker", "request.invalid_characters",
               lambda b, r, ref, got: got.status == 400 and (_raw(r, "<>`\"") or _not_utf8(r))),
     Deviation("worker", "request.absolute_form", lambda b, r, ref, got: not r.target.startswith("/")),
@@ -134,7 +154,7 @@ SERVER_LIMITS = [
 
 def _refused(stderr: str) -> set[str]:
     """Domains a generator left out (``--skip-unsupported``), from its stderr."""
-    return {line.split(": ")[2] for line in stderr.splitlines() if ": skipped " in line or line.startswith(("generate-nginx: skipped", "generate-cdn: skipped"))}
+    return {line.split(": ")[2] for line in stderr.splitlines() if line.startswith("generate-") and ": skipped " in line}
 
 
 def _generate(command: list[str]) -> subprocess.CompletedProcess[str]:
@@ -199,6 +219,31 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
         write_nginx_conf(prefix, prefix / "oss.conf", port, tls_port=tls_port, certificate=certificate)
         stack.enter_context(nginx_running(binary, prefix, port))
         ask["nginx"] = lambda batch: [differential.send(tls_port if r.scheme == "https" else port, r, r.scheme == "https") for r in batch]
+
+        # Caddy (http: its TLS listener picks certificates by SNI, which random names below wildcards miss)
+        import test_caddy
+
+        caddy_port = free_port()
+        made = _generate(["osscname.generators.caddy", str(source), "--skip-unsupported", "--listen", f"127.0.0.1:{caddy_port}", *overrides])
+        refused["caddy"] = _refused(made.stderr)
+        (folder / "caddy").mkdir()
+        stack.enter_context(test_caddy.caddy_running(require_binary("caddy"), folder / "caddy", test_caddy.merged(made.stdout, folder / "caddy"), caddy_port))
+        ask["caddy"] = lambda batch: [differential.send(caddy_port, r, False) if r.scheme == "http" else None for r in batch]
+
+        # HAProxy, http and https, with the user's backend for other hosts
+        import test_haproxy
+
+        haproxy_folder = folder / "haproxy"
+        haproxy_folder.mkdir()
+        pem = haproxy_folder / "cert+key.pem"
+        pem.write_bytes(certificate.cert.read_bytes() + certificate.key.read_bytes())
+        haproxy_ports = {"http": free_port(), "https": free_port()}
+        made = _generate(["osscname.generators.haproxy", str(source), "--skip-unsupported", "--listen", f"127.0.0.1:{haproxy_ports['http']}",
+                          "--listen", f"127.0.0.1:{haproxy_ports['https']} ssl", "--certificate", str(pem), "--default-backend", "app",
+                          "--maps-dir", str(haproxy_folder), "-o", str(haproxy_folder), *overrides])  # fmt: skip
+        refused["haproxy"] = _refused(made.stderr)
+        stack.enter_context(test_haproxy.haproxy_running(require_binary("haproxy"), haproxy_folder, haproxy_ports["http"]))
+        ask["haproxy"] = lambda batch: [differential.send(haproxy_ports[r.scheme], r, r.scheme == "https") for r in batch]
 
         # the Worker in workerd
         from test_cloudflare import workerd
@@ -346,8 +391,11 @@ def test_every_deviation_recognised_here_is_declared() -> None:
     from osscname.features import Deviates
     from osscname.generators import cloudflare, cloudfront, nginx
 
+    from osscname.generators import caddy, haproxy
+
     declared = {"nginx": nginx.declare(nginx.Options()), "worker": cloudflare.declare(cloudflare.Options()),
-                "cloudfront": cloudfront.declare(cloudfront.Options())}  # fmt: skip
+                "cloudfront": cloudfront.declare(cloudfront.Options()), "caddy": caddy.declare(caddy.Options()),
+                "haproxy": haproxy.declare(haproxy.Options())}  # fmt: skip
     for deviation in DEVIATIONS:
         assert isinstance(declared[deviation.target].get(deviation.feature), Deviates), deviation
 
