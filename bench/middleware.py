@@ -153,7 +153,7 @@ def signing_rows() -> list[float]:
     """A private binding's rewrite (stub upstream) and redirect beside the public one's; what signing adds, in us."""
     signed = CustomDomainMiddleware(app, load_bindings(SIGNED_BINDINGS), credentials=Credentials("LTAI5tBenchmarkKey01", "benchmark-secret-0123456789"))
     stub = StubUpstream()
-    signed._upstreams.get = lambda scheme, bucket_host: stub  # type: ignore[method-assign]
+    signed._upstreams.get = lambda scheme, bucket_host: stub  # type: ignore[method-assign, return-value]
 
     def request(host: str) -> dict[str, Any]:
         return {**environ(host), **BROWSER}
