@@ -94,7 +94,8 @@ Decisions where the shared semantics left room (the other targets follow them):
 * A rewrite whose path holds a ``.`` or ``..`` segment (also percent-encoded) is answered ``400``:
   the prefix confines a binding to a folder, and whether the upstream collapses dot segments is not
   ours to guess (nginx refuses such paths too). Redirects keep such paths as sent: the client then
-  talks to the bucket host, which the Location never leaves.
+  talks to the bucket host, which the Location never leaves; except private redirects, which answer
+  ``400`` too, since a presigned Location vouches for its path with the site's credentials.
 * A request without a Host header is looked up by ``SERVER_NAME`` (PEP 3333's fallback; nginx uses
   the matching server's name). An absolute-form target (``GET http://dl.abc.com/a%40b HTTP/1.1``) is
   looked up by its authority and its path kept as sent, the Host header ignored (RFC 9112 §3.2.2, as

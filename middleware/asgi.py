@@ -74,7 +74,11 @@ not valid UTF-8 reaches the upstream with those bytes re-encoded (the WSGI proxy
 Private buckets: ``credentials`` (the WSGI middleware's option, resolved by the same
 :class:`~osscname.middleware.private.Signers`) signs a private binding's upstream requests as the WSGI
 proxy does (the same signer, target, reserved headers and guards on the answer: see
-:mod:`osscname.middleware.private`), and a private redirect's Location is presigned.
+:mod:`osscname.middleware.private`), and a private redirect's Location is presigned. A credentials
+provider is called on the event loop, as signing is: a
+:class:`~osscname.credentials.RefreshingCredentials` fetches once per lifetime of the credentials (and
+never while they are still valid elsewhere), so a token service that answers slowly holds the loop for
+that one call; a provider that must never do so can return what a thread of its own keeps fresh.
 
 ``reload``: at most once per interval a request starts a check in the background; ``os.stat`` and the
 parse run in a worker thread (:func:`asyncio.to_thread`), never on the event loop, and no request waits
@@ -242,6 +246,8 @@ class _PresignedRedirect:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> None:
         path, query = scope_target(scope)
+        if has_dot_segment(path):  # the signature vouches for the path: see osscname.decision
+            return await _BAD_REQUEST(scope, send, self.hsts[scheme])
         object_path = self.route.object_path(path)
         if private_refused(self.route, object_path, query):
             return await _FORBIDDEN(scope, send, self.hsts[scheme])

@@ -10,7 +10,9 @@ microsecond instead of the ~36 µs of building a ``webob.exc`` response. The ans
 A private binding's redirect (:class:`PresignedRedirect`) sends the client to a presigned URL instead:
 the same origin and object path, presigned for the method the client will use (HEAD for HEAD, GET for
 anything else, which is what a 302 makes of a POST) with the binding's ``private.expires``, and
-``Cache-Control: no-store`` so that no cache replays it after it expired.
+``Cache-Control: no-store`` so that no cache replays it after it expired. What a private binding refuses
+(dot segments, the bucket's root, queries for anything but the object's bytes) is answered as
+:func:`osscname.decision.decide` says, before anything is signed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from osscname.credentials import CredentialsError
-from osscname.decision import force_https_location, hsts_headers, plain_body, private_refused, signing_of
+from osscname.decision import force_https_location, has_dot_segment, hsts_headers, plain_body, private_refused, signing_of
 from osscname.model import Route
 from osscname.signing import Signer
 
@@ -30,6 +32,7 @@ from .responses import Header, PlainResponse, StartResponse, no_body, status_lin
 __all__ = ["Action", "Redirect", "PresignedRedirect", "ForceHttps", "SCHEMES"]
 
 log = logging.getLogger("osscname.middleware")
+_BAD_REQUEST = PlainResponse(400, plain_body(400))
 _FORBIDDEN = PlainResponse(403, plain_body(403))
 _BAD_GATEWAY = PlainResponse(502, plain_body(502))
 
@@ -81,6 +84,8 @@ class PresignedRedirect:
 
     def __call__(self, environ: Mapping[str, object], start_response: StartResponse, host: str, scheme: str) -> Iterable[bytes]:
         path, query = raw_target(environ)  # type: ignore[arg-type]
+        if has_dot_segment(path):  # the signature vouches for the path: see osscname.decision
+            return _BAD_REQUEST(environ, start_response, self.hsts[scheme])
         object_path = self.route.object_path(path)
         if private_refused(self.route, object_path, query):
             return _FORBIDDEN(environ, start_response, self.hsts[scheme])

@@ -20,6 +20,8 @@ re-encoded canonically, signing parameters a client put in the query dropped), a
 is the presigned URL without its signing parameters. Two requests a private binding refuses with ``403``
 (:func:`private_refused`), because the middleware's credentials would grant them to anyone: the bucket's
 root (its listing) and a query that asks for something other than the object's current bytes as stored.
+A private redirect refuses dot segments with ``400``, as a rewrite does: a presigned URL vouches for its
+path, and a server that collapses ``..`` would serve a key outside the prefix.
 
 Request facts are what every target can know: the method, the scheme the client used, the canonical
 host (:func:`osscname.hosts.normalize_host`), the raw path (percent-encoding as sent, starting with ``/``)
@@ -39,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import webob
 
 __all__ = ["Facts", "Answer", "Proxy", "Decision", "Signing", "decide", "decide_request", "has_dot_segment",
-           "FORWARDED_METHODS", "ALLOW", "plain_body", "signing_of", "private_refused", "PRESIGNED_CACHE_CONTROL"]  # fmt: skip
+           "FORWARDED_METHODS", "ALLOW", "plain_body", "signing_of", "private_refused", "PRESIGNED_CACHE_CONTROL", "PRIVATE_REFUSED_PARAMETERS"]  # fmt: skip
 
 #: Methods a rewrite forwards (no request body is sent upstream); others get 405.
 FORWARDED_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
@@ -172,9 +174,9 @@ def signing_of(route: Route) -> Signing | None:
 
 def private_refused(route: Route, object_path: str, query: str) -> bool:
     """Whether a private binding refuses a request for ``object_path`` (from :meth:`Route.object_path`)
-    and the raw ``query``: the bucket's root (the empty key: its listing, or a path-style service's list
-    of buckets) or a :data:`PRIVATE_REFUSED_PARAMETERS` parameter, spelt in any case or encoding."""
-    if object_path == route.base_path + "/":
+    and the raw ``query``: the bucket's root (a key of slashes only: its listing, or a path-style service's
+    list of buckets) or a :data:`PRIVATE_REFUSED_PARAMETERS` parameter, spelt in any case or encoding."""
+    if not unquote(object_path[len(route.base_path) :]).strip("/"):  # "/", and "//" or "/%2F" that a server may collapse to it
         return True
     if query:
         for piece in query.split("&"):
@@ -194,6 +196,8 @@ def decide(route: Route, facts: Facts) -> Decision:
     if route.mode == "redirect":
         if signing is None:
             return Answer("redirect", route.status, (("Location", route.location(scheme, path, query)), *hsts))
+        if has_dot_segment(path):  # a signature vouches for the path: whether the bucket collapses dot segments is not ours to guess
+            return Answer("bad_request", 400, hsts)
         object_path = route.object_path(path)
         if private_refused(route, object_path, query):
             return Answer("forbidden", 403, hsts)

@@ -285,6 +285,8 @@ def test_oss_rewrite_signed(oss_front: Front, host: str, target: str, method: st
     pytest.param("secure.abc.com", "/a.txt?versionId=CAEQ", id="old-version"),
     pytest.param("secure.abc.com", "/a.txt?response-content-type=text%2Fhtml", id="response-override"),
     pytest.param("secure.abc.com", "/a.txt?Response-Content-Disposition=inline", id="response-override-case"),
+    pytest.param("root.abc.com", "//", id="bucket-listing-collapsed"),
+    pytest.param("root.abc.com", "/%2F", id="bucket-listing-encoded"),
     pytest.param("dl.abc.com", "/a.txt?objectMeta", id="redirect-object-meta"),
     pytest.param("dl.abc.com", "/a.txt?response-content-type=text%2Fhtml", id="redirect-response-override"),
 ])  # fmt: skip
@@ -296,6 +298,18 @@ def test_oss_private_refusals(oss_front: Front, host: str, target: str) -> None:
     assert binding is not None
     path, _, query = target.partition("?")
     assert decide(binding.route, Facts("GET", "http", host, path, query)) == Answer("forbidden", 403, ())
+
+
+@pytest.mark.parametrize("target", ["/../secret.txt", "/x/%2e%2E/a.txt", "/."])
+def test_oss_private_redirect_refuses_dot_segments(oss_front: Front, target: str) -> None:
+    """A presigned Location vouches for its path: a dot segment, which a server may collapse out of the
+    prefix, gets 400 as in a rewrite (a public redirect keeps it: the client has no signature to lend it)."""
+    answer = get(oss_front, "dl.abc.com", target)
+    assert (answer.status, answer.body, answer.headers.get("Location")) == (400, b"400 Bad Request\n", None)
+    binding = oss_front.bindings.lookup("dl.abc.com")
+    assert binding is not None and decide(binding.route, Facts("GET", "http", "dl.abc.com", target)) == Answer("bad_request", 400, ())
+    public = binding.route.with_(private=False, private_region=None, private_expires=None)
+    assert decide(public, Facts("GET", "http", "dl.abc.com", target)).status == 302
 
 
 def test_oss_presigned_redirect(oss_front: Front, oss_origin: RunningOrigin) -> None:
