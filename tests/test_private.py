@@ -426,6 +426,24 @@ def test_nanio_presigned_redirect(nanio_server: S3Server, tmp_path: Path) -> Non
         assert fetch_url(nanio_server.port, head.headers["location"], "HEAD").status == 200
 
 
+@pytest.mark.parametrize("kind", SERVERS)
+def test_wrong_secret_refused_by_the_bucket(kind: str, oss_origin: RunningOrigin, oss_bindings: BindingSet, moto_objects: S3Server,
+                                            tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:  # fmt: skip
+    """A signature made with the wrong secret: the origin (the SDK's signer) and moto (botocore's) refuse it
+    with 403 SignatureDoesNotMatch; the client gets 502, the log names the code, neither shows the secret."""
+    wrong_oss = Credentials(READER.access_key_id, "not-the-reader-secret")
+    wrong_s3 = Credentials(moto_objects.user.access_key_id, "not-the-user-secret")
+    s3 = load_bindings(write_bindings(tmp_path, s3_bindings(moto_objects.port, moto_objects.bucket)))
+    with caplog.at_level(logging.DEBUG), \
+         serving(kind, oss_bindings, upstreams={HOST: f"http://{oss_origin.address}"}, credentials=wrong_oss) as oss_port, \
+         serving(kind, s3, credentials={"s3": wrong_s3}) as s3_port:  # fmt: skip
+        answers = [get(oss_port, "secure.abc.com", "/a.txt"), get(s3_port, "s3.abc.com", "/a.txt")]
+    for answer in answers:
+        assert (answer.status, answer.body) == (502, OWN_502) and not leaks(answer, "not-the-")
+    assert caplog.text.count("refused the signed request: 403 SignatureDoesNotMatch; check the credentials and the clock") == 2
+    assert "not-the-" not in caplog.text and "Signature=" not in caplog.text
+
+
 # --- in-process calls (redirects and refusals need no server) -------------------------------------
 
 
