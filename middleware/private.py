@@ -80,7 +80,7 @@ def error_code(body: bytes | None) -> str | None:
 class Signers:
     """One middleware's credentials (per kind, resolved when first needed) and signers (per kind, region, bucket)."""
 
-    def __init__(self, credentials: CredentialsOption = None, environ: Mapping[str, str] | None = None):
+    def __init__(self, credentials: CredentialsOption = None):
         if credentials is not None and not isinstance(credentials, (Credentials, Mapping)) and not callable(credentials):
             raise TypeError(f"credentials must be Credentials, a callable returning them or a mapping of 'oss' and 's3' to either, "
                             f"not {type(credentials).__name__}")  # fmt: skip
@@ -89,7 +89,6 @@ class Signers:
             if unknown:
                 raise ValueError(f"credentials: unknown kind {unknown[0]!r}; the kinds are 'oss' (OSS bindings) and 's3' (custom endpoints)")
         self._option = credentials
-        self._environ = environ
         self._sources: dict[str, Callable[[], Credentials]] = {}
         self._made: dict[tuple[str, str, str], Signer] = {}
 
@@ -122,8 +121,7 @@ class Signers:
         option = self._option
         try:
             if option is None:
-                fixed = from_environment("oss" if kind == "oss" else "s3", self._environ)
-                source = as_provider(fixed)
+                source = as_provider(from_environment("oss" if kind == "oss" else "s3"))
             else:
                 chosen = option.get(kind) if isinstance(option, Mapping) else option
                 if chosen is None:
