@@ -10,7 +10,7 @@ very same ``environ`` and ``start_response``, untouched. This middleware is the 
 CDN and Worker generators reproduce (the conformance corpus compares them with it).
 
 ``CustomDomainMiddleware(app, bindings, *, upstreams=None, timeout=30.0, x_for=0, x_proto=0,
-x_host=0, reload=0, cache_size=4096, ssl_context=None)``
+x_host=0, reload=0, cache_size=4096, ssl_context=None, credentials=None)``
 
 ``bindings``
     A bindings file path (``str`` / ``PathLike``, loaded with :func:`osscname.load_bindings`; an
@@ -40,6 +40,14 @@ x_host=0, reload=0, cache_size=4096, ssl_context=None)``
     emptied, so a flood of random Host values can neither grow it nor slow requests more than that.
 ``ssl_context``
     Context for https upstreams (default: :func:`ssl.create_default_context`).
+``credentials``
+    What private bindings sign with: ``None`` (default) reads the official SDKs' environment variables
+    (``OSS_ACCESS_KEY_ID``, ``OSS_ACCESS_KEY_SECRET``, ``OSS_SESSION_TOKEN`` for OSS bindings; ``AWS_*``
+    for private custom endpoints) for exactly the kinds the bindings need; or a
+    :class:`~osscname.credentials.Credentials`, a callable returning them (such as a
+    :class:`~osscname.credentials.RefreshingCredentials` for STS), or ``{"oss": ..., "s3": ...}``. A
+    missing credential raises :class:`~osscname.credentials.CredentialsError` naming the variable (see
+    :mod:`osscname.middleware.private`); bindings that are not private never read one.
 
 Semantics (the conformance corpus checks each of them)
 ------------------------------------------------------
@@ -67,6 +75,14 @@ Semantics (the conformance corpus checks each of them)
   slash whose object is missing): ``redirect`` (default, OSS Type 0) → ``302`` to
   ``<scheme>://<host><path>/``; ``not_found`` (Type 1) → 404; ``serve`` (Type 2) → ``<path>/<index>``.
   An upstream 404 with ``error_document`` serves that document with status 404.
+* ``private``: a rewrite signs every upstream request (follow-ups included: OSS V4 for OSS endpoints,
+  SigV4 for custom ones) and sends the signer's canonically encoded target, without the client's
+  ``Authorization``, ``x-oss-*`` / ``x-amz-*`` headers; a redirect's Location is presigned for
+  ``private.expires`` seconds (HEAD for HEAD, GET otherwise) with ``Cache-Control: no-store``. The
+  bucket's root (its listing) and queries for anything but the object's bytes as stored (``?acl``,
+  ``?versionId``, ``response-*``, ...) get ``403`` (:func:`osscname.decision.private_refused`). No
+  signature reaches the client: see :mod:`osscname.middleware.private` for the bucket's answers that
+  are not relayed.
 
 Decisions where the shared semantics left room (the other targets follow them):
 
@@ -78,7 +94,8 @@ Decisions where the shared semantics left room (the other targets follow them):
 * A rewrite whose path holds a ``.`` or ``..`` segment (also percent-encoded) is answered ``400``:
   the prefix confines a binding to a folder, and whether the upstream collapses dot segments is not
   ours to guess (nginx refuses such paths too). Redirects keep such paths as sent: the client then
-  talks to the bucket host, which the Location never leaves.
+  talks to the bucket host, which the Location never leaves; except private redirects, which answer
+  ``400`` too, since a presigned Location vouches for its path with the site's credentials.
 * A request without a Host header is looked up by ``SERVER_NAME`` (PEP 3333's fallback; nginx uses
   the matching server's name). An absolute-form target (``GET http://dl.abc.com/a%40b HTTP/1.1``) is
   looked up by its authority and its path kept as sent, the Host header ignored (RFC 9112 §3.2.2, as
@@ -94,9 +111,11 @@ from collections.abc import Iterable, Mapping
 
 from osscname.loader import load_bindings
 from osscname.model import BindingSet, Route
+from osscname.signing import Signer
 
+from .private import CredentialsOption, Signers
 from .proxy import Rewrite, Upstreams
-from .redirect import Action, ForceHttps, Redirect
+from .redirect import Action, ForceHttps, PresignedRedirect, Redirect
 from .reload import Reloader
 from .request import absolute_authority, trusted_value
 from .responders import HostTable
@@ -125,6 +144,7 @@ class CustomDomainMiddleware:
         reload: float = 0,
         cache_size: int = 4096,
         ssl_context: ssl.SSLContext | None = None,
+        credentials: CredentialsOption = None,
     ):
         if min(x_for, x_proto, x_host) < 0 or cache_size < 1 or timeout <= 0 or reload < 0:
             raise ValueError("x_for, x_proto, x_host and reload must be >= 0, cache_size >= 1, timeout > 0")
@@ -132,6 +152,7 @@ class CustomDomainMiddleware:
         self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
         self._cache_size = cache_size
         self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context)
+        self._signers = Signers(credentials)
         loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
         self._routes = self._route(loaded)
         self._reloader: Reloader | None = None
@@ -174,12 +195,20 @@ class CustomDomainMiddleware:
         self._upstreams.close()
 
     def _route(self, bindings: BindingSet) -> _Routes:
-        """An action per route; bindings that share a route (differ only in their domain) share it."""
-        return HostTable(bindings, self._action, self._cache_size)
+        """An action per route; bindings that share a route (differ only in their domain) share it.
+        Raises :class:`CredentialsError` when a private binding's credentials are missing."""
+        signers = self._signers.prepare(bindings)
+        return HostTable(bindings, lambda route: self._action(route, signers.get(route)), self._cache_size)
 
-    def _action(self, route: Route) -> Action:
-        action: Action = Redirect(route) if route.mode == "redirect" else Rewrite(route, self._upstreams, self._x_for)
+    def _action(self, route: Route, signer: Signer | None) -> Action:
+        action: Action
+        if route.mode == "redirect":
+            action = Redirect(route) if signer is None else PresignedRedirect(route, signer)
+        else:
+            action = Rewrite(route, self._upstreams, self._x_for, signer)
         return ForceHttps(action) if route.https_force else action
 
     def _install(self, bindings: BindingSet) -> None:
+        """A reloaded file, served from the next request on; raises :class:`CredentialsError` (the
+        reloader logs it and the last good bindings keep serving) when its private bindings lack credentials."""
         self._routes = self._route(bindings)

@@ -9,7 +9,7 @@ Wrap any ASGI application (FastAPI, Starlette, Django's ``get_asgi_application()
 Rewrites need the ``asgi`` extra (``pip install 'osscname[asgi]'``, which brings aiohttp); WSGI users do
 not pay for it. The constructor takes the WSGI middleware's options (:mod:`osscname.middleware`) with the
 same meaning: ``bindings``, ``upstreams``, ``timeout``, ``x_for``, ``x_proto``, ``x_host``, ``reload``,
-``cache_size``, ``ssl_context``. Both middlewares answer from the same :class:`~osscname.model.Route`
+``cache_size``, ``ssl_context``, ``credentials``. Both middlewares answer from the same :class:`~osscname.model.Route`
 through the same host table (:mod:`.responders`), and the conformance tests compare their answers case by
 case under real servers.
 
@@ -71,8 +71,14 @@ and ``Content-Length`` not at all since no request body is forwarded, then Host 
 One difference remains: aiohttp sends header values as UTF-8 text, so a request header whose value is
 not valid UTF-8 reaches the upstream with those bytes re-encoded (the WSGI proxy sends them unchanged).
 
-Private buckets (signed upstream requests) are not supported yet by either middleware: a rewrite reaches
-a bucket that allows anonymous reads.
+Private buckets: ``credentials`` (the WSGI middleware's option, resolved by the same
+:class:`~osscname.middleware.private.Signers`) signs a private binding's upstream requests as the WSGI
+proxy does (the same signer, target, reserved headers and guards on the answer: see
+:mod:`osscname.middleware.private`), and a private redirect's Location is presigned. A credentials
+provider is called on the event loop, as signing is: a
+:class:`~osscname.credentials.RefreshingCredentials` fetches once per lifetime of the credentials (and
+never while they are still valid elsewhere), so a token service that answers slowly holds the loop for
+that one call; a provider that must never do so can return what a thread of its own keeps fresh.
 
 ``reload``: at most once per interval a request starts a check in the background; ``os.stat`` and the
 parse run in a worker thread (:func:`asyncio.to_thread`), never on the event loop, and no request waits
@@ -91,12 +97,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMappi
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from osscname.decision import FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body
+from osscname.credentials import CredentialsError
+from osscname.decision import (FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body,
+                               private_refused, signing_of)  # fmt: skip
 from osscname.hosts import parse_upstream_address, split_host_port
 from osscname.loader import BindingError, load_bindings
 from osscname.model import BindingSet, Route
+from osscname.signing import Signer
 
-from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED
+from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, CredentialsOption, Signers, carries_signature, error_code
+from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED
 from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
 from .responders import SCHEMES, TEXT_PLAIN, HostTable, force_https_parts, redirect_parts
 from .responses import PlainResponse
@@ -179,6 +189,7 @@ class _Plain:
 
 _METHOD_NOT_ALLOWED = _Plain(METHOD_NOT_ALLOWED)
 _BAD_REQUEST = _Plain(BAD_REQUEST)
+_FORBIDDEN = _Plain(FORBIDDEN)
 _BAD_GATEWAY = _Plain(BAD_GATEWAY)
 _GATEWAY_TIMEOUT = _Plain(GATEWAY_TIMEOUT)
 
@@ -211,6 +222,42 @@ class _Redirect:
         if query:
             location = f"{location}?{query}"
         await send({"type": "http.response.start", "status": self.status, "headers": [(b"location", location.encode("latin-1")), *self.headers[scheme]]})
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
+
+
+class _PresignedRedirect:
+    """``mode: redirect`` on a private bucket: Location = bucket URL + the presigned object path and query
+    (as :class:`osscname.middleware.redirect.PresignedRedirect`)."""
+
+    __slots__ = ("route", "signer", "status", "origin", "expires", "headers", "body", "hsts")
+
+    def __init__(self, route: Route, signer: Signer):
+        parts = redirect_parts(route)
+        signing = signing_of(route)
+        assert signing is not None and signing.expires is not None, "a _PresignedRedirect is for private redirects"
+        self.route = route
+        self.signer = signer
+        self.status = parts.status
+        self.origin = parts.origin
+        self.expires = signing.expires
+        self.headers = {scheme: _encode(parts.headers[scheme]) for scheme in SCHEMES}
+        self.body = parts.body
+        self.hsts = {scheme: _encode(hsts_headers(route, scheme)) for scheme in SCHEMES}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> None:
+        path, query = scope_target(scope)
+        if has_dot_segment(path):  # the signature vouches for the path: see osscname.decision
+            return await _BAD_REQUEST(scope, send, self.hsts[scheme])
+        object_path = self.route.object_path(path)
+        if private_refused(self.route, object_path, query):
+            return await _FORBIDDEN(scope, send, self.hsts[scheme])
+        try:
+            target = self.signer.presign("HEAD" if scope["method"] == "HEAD" else "GET", self.route.bucket_host, object_path, query, self.expires)
+        except CredentialsError as error:  # a provider with no valid credentials left (its message names no value)
+            log.warning("%s %s%s: cannot presign the redirect: %s", scope["method"], host, path, error)
+            return await _BAD_GATEWAY(scope, send, self.hsts[scheme])
+        location = (self.origin[scheme] + target).encode("latin-1")
+        await send({"type": "http.response.start", "status": self.status, "headers": [(b"location", location), *self.headers[scheme]]})
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
 
 
@@ -362,15 +409,17 @@ class _Rewrite:
     """``mode: rewrite``: the object (or index / error document) streamed under the custom domain.
 
     Built from a :class:`Route` alone; paths come from the route's own functions, and the follow-ups are
-    those of :meth:`osscname.middleware.proxy.Rewrite._answer`, in the same order."""
+    those of :meth:`osscname.middleware.proxy.Rewrite._answer`, in the same order, signed the same way
+    with a ``signer`` (a private binding)."""
 
-    __slots__ = ("route", "upstreams", "hsts", "trust_for")
+    __slots__ = ("route", "upstreams", "hsts", "trust_for", "signer")
 
-    def __init__(self, route: Route, upstreams: _Upstreams, trust_for: int):
+    def __init__(self, route: Route, upstreams: _Upstreams, trust_for: int, signer: Signer | None = None):
         self.route = route
         self.upstreams = upstreams
         self.hsts = {scheme: _encode(hsts_headers(route, scheme)) for scheme in SCHEMES}
         self.trust_for = trust_for
+        self.signer = signer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, host: str, scheme: str) -> None:
         extra = self.hsts[scheme]
@@ -380,14 +429,24 @@ class _Rewrite:
         path, query = scope_target(scope)
         if has_dot_segment(path):
             return await _BAD_REQUEST(scope, send, extra)
+        signer = self.signer
+        if signer is not None and private_refused(self.route, self.route.object_path(path), query):
+            return await _FORBIDDEN(scope, send, extra)
         upstream = self.upstreams.get(self.route.scheme or scheme, self.route.bucket_host)
         try:
             answer = await self._answer(upstream, method, path, query, self._headers(scope, host, scheme), host, scheme)
+            if signer is not None and isinstance(answer, _Fetched):
+                refused = await self._guard(answer, method, host, path)
+                if refused is not None:
+                    return await refused(scope, send, extra)
         except TimeoutError:  # aiohttp's connect and read timeouts are TimeoutErrors too
             log.warning("%s %s%s: upstream %s timed out after %gs", method, host, path, upstream.name, upstream.timeout)
             return await _GATEWAY_TIMEOUT(scope, send, extra)
         except (OSError, aiohttp.ClientError) as error:
             log.warning("%s %s%s: upstream %s failed: %s", method, host, path, upstream.name, error or type(error).__name__)
+            return await _BAD_GATEWAY(scope, send, extra)
+        except CredentialsError as error:  # a provider with no valid credentials left (its message names no value)
+            log.warning("%s %s%s: cannot sign the request to upstream %s: %s", method, host, path, upstream.name, error)
             return await _BAD_GATEWAY(scope, send, extra)
         except ValueError:  # a header value or target aiohttp refuses to send (control characters)
             return await _BAD_REQUEST(scope, send, extra)
@@ -399,21 +458,44 @@ class _Rewrite:
                 (b"location", location), (b"content-type", TEXT_PLAIN.encode("ascii")), (b"content-length", str(len(_FOUND_BODY)).encode("ascii")), *extra]})  # fmt: skip
             await send({"type": "http.response.body", "body": b"" if method == "HEAD" else _FOUND_BODY})
 
+    async def _guard(self, fetched: _Fetched, method: str, host: str, path: str) -> _Plain | None:
+        """What replaces a signed request's answer that would carry a credential back (as
+        :meth:`osscname.middleware.proxy.Rewrite._guard`), or None to relay it."""
+        status = fetched.status
+        if status in GUARDED_STATUSES:
+            code = error_code(fetched.buffered) if await fetched.buffer() else None
+            fetched.response.close()  # a no-op once released; a body too long to buffer is dropped with its connection
+            if code in SIGNATURE_ERRORS:
+                log.warning("%s %s%s: upstream %s refused the signed request: %d %s; check the credentials and the clock",
+                            method, host, path, fetched.upstream.name, status, code)  # fmt: skip
+                return _BAD_GATEWAY
+            log.info("%s %s%s: upstream %s answered %d %s; relayed without its body", method, host, path, fetched.upstream.name, status, code or "")
+            return _FORBIDDEN if status == 403 else _BAD_REQUEST
+        if 300 <= status < 400 and carries_signature(fetched.response.headers.get("Location", "")):
+            fetched.response.close()
+            log.warning("%s %s%s: upstream %s redirected to a URL carrying a signature; not relayed", method, host, path, fetched.upstream.name)
+            return _BAD_GATEWAY
+        return None
+
     def _headers(self, scope: Scope, host: str, scheme: str) -> list[tuple[str, str]]:
-        """End-to-end request headers as received, then Host and X-Forwarded-* set by this proxy."""
+        """End-to-end request headers as received (but those a signer reserves), then Host and
+        X-Forwarded-* set by this proxy."""
         received: list[RawHeader] = scope["headers"]
         drop = _NOT_FORWARDED
         connection = _joined(received, b"connection")
         if connection:
             drop = drop | {token.strip().lower().encode("latin-1") for token in connection.split(",")}
         headers = [("Host", self.route.upstream_host_for(host))]
+        reserved = None if self.signer is None else self.signer.is_reserved_header
         for name, value in received:
             if name not in drop and not name.startswith(b"x-forwarded-"):
                 try:
                     text = value.decode("utf-8")
                 except UnicodeDecodeError:  # aiohttp sends text as UTF-8: these bytes cannot go out unchanged
                     text = value.decode("latin-1")
-                headers.append((name.decode("latin-1"), text))
+                header = name.decode("latin-1")
+                if reserved is None or not reserved(header):
+                    headers.append((header, text))
         client = scope.get("client")
         address = str(client[0]) if client else "unknown"
         chain = _joined(received, b"x-forwarded-for") if self.trust_for else None
@@ -423,27 +505,34 @@ class _Rewrite:
         headers += [("X-Forwarded-For", address), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
         return headers
 
+    async def _fetch(self, upstream: _Upstream, method: str, path: str, query: str, headers: list[tuple[str, str]]) -> _Fetched:
+        """One upstream request for ``path?query``; signed (and sent with the signer's target) on a private binding."""
+        signer = self.signer
+        if signer is None:
+            return await upstream.fetch(method, f"{path}?{query}" if query else path, headers)
+        signed = signer.sign(method, headers[0][1], path, query)  # headers[0] is the Host sent
+        return await upstream.fetch(method, signed.target, [*headers, *signed.headers])
+
     async def _answer(self, upstream: _Upstream, method: str, path: str, query: str, headers: list[tuple[str, str]], host: str, scheme: str) -> _Fetched | str:
         """The upstream response to relay, or the Location of a folder redirect."""
         route = self.route
-        suffix = f"?{query}" if query else ""
-        fetched = await upstream.fetch(method, route.object_path(path) + suffix, headers)
+        fetched = await self._fetch(upstream, method, route.object_path(path), query, headers)
         if fetched.status != 404 or method == "OPTIONS" or not (route.folder or route.error_path) or not await fetched.buffer():
             return fetched
         plain = [header for header in headers if header[0].lower() not in _CONDITIONAL]
         if route.folder and path[-1] != "/":
             folder = route.folder_path(path)
             if route.folder == "redirect":
-                probe = await upstream.fetch("HEAD", folder, plain)
+                probe = await self._fetch(upstream, "HEAD", folder, "", plain)
                 probe.finish()
                 if probe.status == 200:
-                    return f"{scheme}://{host}{path}/{suffix}"
+                    return f"{scheme}://{host}{path}/" + (f"?{query}" if query else "")
             else:
-                served = await upstream.fetch(method, folder + suffix, headers)
+                served = await self._fetch(upstream, method, folder, query, headers)
                 if served.status != 404 or not await served.buffer():
                     return served
         if route.error_path:
-            document = await upstream.fetch("HEAD" if method == "HEAD" else "GET", route.error_path, plain)
+            document = await self._fetch(upstream, "HEAD" if method == "HEAD" else "GET", route.error_path, "", plain)
             if document.status == 200:
                 document.status = 404
             return document
@@ -526,8 +615,12 @@ class _Reloader:
         except Exception:
             log.exception("%s: not reloaded; the last good bindings keep serving", self.path)
         else:
-            self._install(bindings)
-            log.info("%s: reloaded, %d bindings", self.path, len(bindings))
+            try:
+                self._install(bindings)
+            except CredentialsError as error:  # a private binding whose credentials are missing: named, never shown
+                log.error("%s: not reloaded: %s; the last good bindings keep serving", self.path, error)
+            else:
+                log.info("%s: reloaded, %d bindings", self.path, len(bindings))
         finally:
             self._next = time.monotonic() + self.interval
             self._task = None
@@ -557,6 +650,7 @@ class ASGICustomDomainMiddleware:
         reload: float = 0,
         cache_size: int = 4096,
         ssl_context: ssl.SSLContext | None = None,
+        credentials: CredentialsOption = None,
     ):
         if min(x_for, x_proto, x_host) < 0 or cache_size < 1 or timeout <= 0 or reload < 0:
             raise ValueError("x_for, x_proto, x_host and reload must be >= 0, cache_size >= 1, timeout > 0")
@@ -564,6 +658,7 @@ class ASGICustomDomainMiddleware:
         self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
         self._cache_size = cache_size
         self._upstreams = _Upstreams(upstreams or {}, timeout, ssl_context)
+        self._signers = Signers(credentials)
         loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
         self._routes = self._route(loaded)
         self._reloader: _Reloader | None = None
@@ -621,10 +716,17 @@ class ASGICustomDomainMiddleware:
         await self._upstreams.aclose()
 
     def _route(self, bindings: BindingSet) -> HostTable[_Action]:
-        return HostTable(bindings, self._action, self._cache_size)
+        """An action per route, as the WSGI middleware's; raises :class:`CredentialsError` when a private
+        binding's credentials are missing."""
+        signers = self._signers.prepare(bindings)
+        return HostTable(bindings, lambda route: self._action(route, signers.get(route)), self._cache_size)
 
-    def _action(self, route: Route) -> _Action:
-        action: _Action = _Redirect(route) if route.mode == "redirect" else _Rewrite(route, self._upstreams, self._x_for)
+    def _action(self, route: Route, signer: Signer | None) -> _Action:
+        action: _Action
+        if route.mode == "redirect":
+            action = _Redirect(route) if signer is None else _PresignedRedirect(route, signer)
+        else:
+            action = _Rewrite(route, self._upstreams, self._x_for, signer)
         return _ForceHttps(action) if route.https_force else action
 
     def _install(self, bindings: BindingSet) -> None:

@@ -57,10 +57,13 @@ import ssl
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn
 
-from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, has_dot_segment, hsts_headers, plain_body
+from osscname.credentials import CredentialsError
+from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, has_dot_segment, hsts_headers, plain_body, private_refused
 from osscname.hosts import parse_upstream_address, split_host_port
 from osscname.model import Route
+from osscname.signing import Signer
 
+from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, carries_signature, error_code
 from .request import raw_target
 from .responses import Header, PlainResponse, StartResponse, status_line
 
@@ -90,6 +93,7 @@ _CONDITIONAL = frozenset(("Range", "If-Range", "If-Match", "If-None-Match", "If-
 
 METHOD_NOT_ALLOWED = PlainResponse(405, plain_body(405), [("Allow", ALLOW)])
 BAD_REQUEST = PlainResponse(400, plain_body(400))
+FORBIDDEN = PlainResponse(403, plain_body(403))
 BAD_GATEWAY = PlainResponse(502, plain_body(502))
 GATEWAY_TIMEOUT = PlainResponse(504, plain_body(504))
 
@@ -384,15 +388,20 @@ class Rewrite:
 
     Built from a :class:`Route` alone, never a domain: bindings that differ in their domain alone share
     one action. Paths come from the route's own functions, so what goes upstream is what
-    :func:`osscname.decision.decide` says (the tests compare them)."""
+    :func:`osscname.decision.decide` says (the tests compare them).
 
-    __slots__ = ("route", "upstreams", "extra", "trust_for")
+    With a ``signer`` (a private binding) every upstream request, follow-ups included, is signed and sent
+    with the signer's target; the client's headers the signer reserves (``Authorization``, ``x-oss-*`` /
+    ``x-amz-*``, ...) are not forwarded, and the answer is guarded (:mod:`.private`)."""
 
-    def __init__(self, route: Route, upstreams: Upstreams, trust_for: int = 0):
+    __slots__ = ("route", "upstreams", "extra", "trust_for", "signer")
+
+    def __init__(self, route: Route, upstreams: Upstreams, trust_for: int = 0, signer: Signer | None = None):
         self.route = route
         self.upstreams = upstreams
         self.extra = {scheme: list(hsts_headers(route, scheme)) for scheme in ("http", "https")}
         self.trust_for = trust_for
+        self.signer = signer
 
     def __call__(self, environ: Mapping[str, object], start_response: StartResponse, host: str, scheme: str) -> Iterable[bytes]:
         extra = self.extra[scheme]
@@ -402,19 +411,49 @@ class Rewrite:
         path, query = raw_target(environ)  # type: ignore[arg-type]
         if has_dot_segment(path):
             return BAD_REQUEST(environ, start_response, extra)
+        signer = self.signer
+        if signer is not None and private_refused(self.route, self.route.object_path(path), query):
+            return FORBIDDEN(environ, start_response, extra)
         upstream = self.upstreams.get(self.route.scheme or scheme, self.route.bucket_host)
         try:
-            status, headers, body = self._answer(upstream, str(method), path, query, self._headers(environ, host, scheme), host, scheme)
+            answer = self._answer(upstream, str(method), path, query, self._headers(environ, host, scheme), host, scheme)
+            if signer is not None and isinstance(answer, Fetched):
+                refused = self._guard(answer, str(method), host, path)
+                if refused is not None:
+                    return refused(environ, start_response, extra)
         except TimeoutError:
             log.warning("%s %s%s: upstream %s timed out after %gs", method, host, path, upstream.name, upstream.timeout)
             return GATEWAY_TIMEOUT(environ, start_response, extra)
         except (OSError, http.client.HTTPException) as error:
             log.warning("%s %s%s: upstream %s failed: %s", method, host, path, upstream.name, error or type(error).__name__)
             return BAD_GATEWAY(environ, start_response, extra)
+        except CredentialsError as error:  # a provider with no valid credentials left (its message names no value)
+            log.warning("%s %s%s: cannot sign the request to upstream %s: %s", method, host, path, upstream.name, error)
+            return BAD_GATEWAY(environ, start_response, extra)
         except ValueError:  # a header value or target http.client refuses to send (control characters)
             return BAD_REQUEST(environ, start_response, extra)
+        status, headers, body = _relay(answer) if isinstance(answer, Fetched) else answer
         start_response(status, self._outgoing(headers, extra, host, scheme))
         return body
+
+    def _guard(self, fetched: Fetched, method: str, host: str, path: str) -> PlainResponse | None:
+        """What replaces a signed request's answer that would carry a credential back (see :mod:`.private`),
+        or None to relay it. The upstream's body is read (at most :data:`BUFFERED_404` bytes) for its error code."""
+        status = fetched.status
+        if status in GUARDED_STATUSES:
+            code = error_code(fetched.buffered) if fetched.buffer() else None
+            fetched.finish()
+            if code in SIGNATURE_ERRORS:
+                log.warning("%s %s%s: upstream %s refused the signed request: %d %s; check the credentials and the clock",
+                            method, host, path, fetched.upstream.name, status, code)  # fmt: skip
+                return BAD_GATEWAY
+            log.info("%s %s%s: upstream %s answered %d %s; relayed without its body", method, host, path, fetched.upstream.name, status, code or "")
+            return FORBIDDEN if status == 403 else BAD_REQUEST
+        if 300 <= status < 400 and carries_signature(fetched.response.getheader("Location") or ""):
+            fetched.finish()
+            log.warning("%s %s%s: upstream %s redirected to a URL carrying a signature; not relayed", method, host, path, fetched.upstream.name)
+            return BAD_GATEWAY
+        return None
 
     def _outgoing(self, headers: list[Header], extra: list[Header], host: str, scheme: str) -> list[Header]:
         """The response headers as sent: the binding's HSTS (in ``extra`` on https) replaces any the
@@ -453,15 +492,19 @@ class Rewrite:
         return f"{scheme}://{host}/{path[len(root):]}"
 
     def _headers(self, environ: Mapping[str, object], host: str, scheme: str) -> list[Header]:
-        """End-to-end request headers as received, then Host and X-Forwarded-* set by this proxy."""
+        """End-to-end request headers as received (but those a signer reserves), then Host and
+        X-Forwarded-* set by this proxy."""
         drop = _NOT_FORWARDED
         connection = environ.get("HTTP_CONNECTION")
         if connection:
             drop = drop | {"HTTP_" + token.strip().upper().replace("-", "_") for token in str(connection).split(",")}
         headers = [("Host", self.route.upstream_host_for(host))]
+        reserved = None if self.signer is None else self.signer.is_reserved_header
         for key, value in environ.items():
             if key[:5] == "HTTP_" and key not in drop and not key.startswith("HTTP_X_FORWARDED_"):
-                headers.append((key[5:].replace("_", "-").title(), str(value)))
+                name = key[5:].replace("_", "-").title()
+                if reserved is None or not reserved(name):
+                    headers.append((name, str(value)))
         client = str(environ.get("REMOTE_ADDR") or "unknown")
         chain = environ.get("HTTP_X_FORWARDED_FOR") if self.trust_for else None
         if chain:  # keep what the trusted proxies added, drop what the client may have made up
@@ -470,32 +513,40 @@ class Rewrite:
         headers += [("X-Forwarded-For", client), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
         return headers
 
-    def _answer(self, upstream: Upstream, method: str, path: str, query: str, headers: list[Header], host: str, scheme: str) -> tuple[str, list[Header], Iterable[bytes]]:
+    def _fetch(self, upstream: Upstream, method: str, path: str, query: str, headers: list[Header]) -> Fetched:
+        """One upstream request for ``path?query``; signed (and sent with the signer's target) on a private binding."""
+        signer = self.signer
+        if signer is None:
+            return upstream.fetch(method, f"{path}?{query}" if query else path, headers)
+        signed = signer.sign(method, headers[0][1], path, query)  # headers[0] is the Host sent
+        return upstream.fetch(method, signed.target, [*headers, *signed.headers])
+
+    def _answer(self, upstream: Upstream, method: str, path: str, query: str, headers: list[Header], host: str, scheme: str) -> Fetched | tuple[str, list[Header], Iterable[bytes]]:
+        """The upstream response to relay, or the folder redirect as (status, headers, body)."""
         route = self.route
-        suffix = f"?{query}" if query else ""
-        fetched = upstream.fetch(method, route.object_path(path) + suffix, headers)
+        fetched = self._fetch(upstream, method, route.object_path(path), query, headers)
         if fetched.status != 404 or method == "OPTIONS" or not (route.folder or route.error_path) or not fetched.buffer():
-            return _relay(fetched)
+            return fetched
         plain = [header for header in headers if header[0] not in _CONDITIONAL]
         if route.folder and path[-1] != "/":
             folder = route.folder_path(path)
             if route.folder == "redirect":
-                probe = upstream.fetch("HEAD", folder, plain)
+                probe = self._fetch(upstream, "HEAD", folder, "", plain)
                 probe.finish()
                 if probe.status == 200:
-                    location = f"{scheme}://{host}{path}/{suffix}"
+                    location = f"{scheme}://{host}{path}/" + (f"?{query}" if query else "")
                     return _FOUND_STATUS, [("Location", location), ("Content-Type", "text/plain; charset=utf-8"),
                                            ("Content-Length", str(len(_FOUND_BODY)))], [] if method == "HEAD" else [_FOUND_BODY]  # fmt: skip
             else:
-                served = upstream.fetch(method, folder + suffix, headers)
+                served = self._fetch(upstream, method, folder, query, headers)
                 if served.status != 404 or not served.buffer():
-                    return _relay(served)
+                    return served
         if route.error_path:
-            document = upstream.fetch("HEAD" if method == "HEAD" else "GET", route.error_path, plain)
+            document = self._fetch(upstream, "HEAD" if method == "HEAD" else "GET", route.error_path, "", plain)
             if document.status == 200:
                 document.status = 404
-            return _relay(document)
-        return _relay(fetched)
+            return document
+        return fetched
 
 
 _FOUND_STATUS = status_line(FOLDER_REDIRECT_STATUS)

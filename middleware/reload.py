@@ -19,7 +19,9 @@ A file rewritten again and again with pauses shorter than ``settle`` is loaded o
 
 Whatever goes wrong, the last good bindings keep serving and the ``osscname.middleware`` logger says
 why: a :class:`BindingError` with its ``FILE:LINE:COL`` lines (the first :data:`MAX_LOGGED` of
-them), any other exception the loader raises with its traceback, a file over :data:`MAX_BYTES`. Such
+them), any other exception the loader raises with its traceback, a file over :data:`MAX_BYTES`, a
+private binding whose credentials are missing (the :class:`~osscname.credentials.CredentialsError`
+naming the variable). Such
 a version is not retried until the file changes again (touching it is enough).
 
 Loading cannot be interrupted, so its time budget (:data:`LOAD_BUDGET`) is a warning, not a limit: a
@@ -39,6 +41,7 @@ import time
 import weakref
 from collections.abc import Callable
 
+from osscname.credentials import CredentialsError
 from osscname.loader import BindingError, load_bindings
 from osscname.model import BindingSet
 
@@ -197,7 +200,11 @@ class Reloader:
             log.error("%s: not reloaded, the loader failed with %s: %s; the last good bindings keep serving",
                       self.path, type(failure).__name__, _short(str(failure)), exc_info=failure)  # fmt: skip
         elif bindings is not None:
-            self._install(bindings)
+            try:
+                self._install(bindings)
+            except CredentialsError as error:  # a private binding whose credentials are missing: named, never shown
+                log.error("%s: not reloaded: %s; the last good bindings keep serving", self.path, error)
+                return
             log.info("%s: reloaded, %d bindings in %.2f s", self.path, len(bindings), elapsed)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Generic, NamedTuple, TypeVar
 
-from osscname.decision import FORCE_HTTPS_STATUS, hsts_headers, plain_body
+from osscname.decision import FORCE_HTTPS_STATUS, PRESIGNED_CACHE_CONTROL, hsts_headers, plain_body
 from osscname.hosts import normalize_host
 from osscname.model import BindingSet, Route
 
@@ -68,13 +68,15 @@ class RedirectParts(NamedTuple):
 
     status: int
     origin: dict[str, str]  #: per request scheme: ``scheme://bucket_host`` (the route's scheme, else the request's)
-    headers: dict[str, tuple[Header, ...]]  #: per request scheme, after Location: Content-Type, Content-Length, HSTS
+    headers: dict[str, tuple[Header, ...]]  #: per request scheme, after Location: (Cache-Control when presigned,) Content-Type, Content-Length, HSTS
     body: bytes  #: sent for every method but HEAD
 
 
 def redirect_parts(route: Route) -> RedirectParts:
     body = plain_body(route.status).encode("ascii")
-    plain = (("Content-Type", TEXT_PLAIN), ("Content-Length", str(len(body))))
+    plain: tuple[Header, ...] = (("Content-Type", TEXT_PLAIN), ("Content-Length", str(len(body))))
+    if route.private:  # the Location is presigned: it expires
+        plain = (PRESIGNED_CACHE_CONTROL, *plain)
     return RedirectParts(route.status, {scheme: route.origin(scheme) for scheme in SCHEMES},
                          {scheme: (*plain, *hsts_headers(route, scheme)) for scheme in SCHEMES}, body)  # fmt: skip
 

@@ -6,7 +6,9 @@
     osscname demo [FILE] [--port N]        a demo app wrapped in the middleware, in front of a local origin
 
 ``explain`` prints :func:`osscname.decision.decide`'s answer: the decision the middleware is tested
-against and every target is compared with, so what it prints is what they do.
+against and every target is compared with, so what it prints is what they do. For a private binding it
+shows the signing (algorithm, credential scope, the variables the credentials come from, a presigned
+Location's lifetime) without reading any credential: signatures are made at request time.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 from collections.abc import Sequence
 from urllib.parse import urlsplit
 
-from .decision import Answer, Facts, decide
+from .credentials import ENVIRONMENT
+from .decision import Answer, Facts, Signing, decide
 from .guidance import warnings
 from .hosts import normalize_host
 from .loader import BindingError, load_bindings
@@ -58,7 +61,21 @@ def explain(bindings: BindingSet, url: str, method: str = "GET") -> dict[str, An
             answer["error_document"] = binding.error_document
     if "Strict-Transport-Security" in headers:
         answer["hsts"] = headers["Strict-Transport-Security"]
+    if decision.signing is not None:
+        answer["signing"] = _signing(decision.signing)
     return answer
+
+
+def _signing(signing: Signing) -> dict[str, Any]:
+    """What a private binding's signature is made of, JSON-ready: never a credential, nothing computed."""
+    out: dict[str, Any] = {"algorithm": signing.algorithm, "scope": signing.scope(), "region": signing.region, "service": signing.service,
+                           "environment": list(ENVIRONMENT[signing.kind])}  # fmt: skip
+    if signing.expires is None:
+        out["signed"] = "every upstream request, in its headers, at request time"
+    else:
+        out["signed"] = "the Location, presigned (query string) at request time"
+        out["expires"] = signing.expires
+    return out
 
 
 def _describe(binding: Binding) -> str:
@@ -80,10 +97,17 @@ def _print_explain(answer: dict[str, Any], bindings: BindingSet) -> None:
     print(f"  binding   {binding.domain}  ({binding_info['where']})")
     print(f"  bucket    {_describe(binding)}")
     action = answer["action"]
+    signing = answer.get("signing")
     if action in ("redirect", "https_redirect"):
         what = "redirect to https first (https.force)" if action == "https_redirect" else "redirect"
         print(f"  action    {what} {answer['status']}")
-        print(f"  Location  {answer['location']}")
+        if signing:
+            print(f"  Location  {answer['location']}  + the signing parameters, presigned at request time")
+        else:
+            print(f"  Location  {answer['location']}")
+    elif action == "forbidden":
+        print("  action    403 Forbidden: a private bucket's root (its listing) and queries for anything but the object's bytes "
+              "(?acl, ?versionId, response-*, ...) are not signed for anyone")  # fmt: skip
     elif action == "method_not_allowed":
         print(f"  action    405 Method Not Allowed (Allow: {answer['allow']})")
     elif action == "bad_request":
@@ -96,6 +120,12 @@ def _print_explain(answer: dict[str, Any], bindings: BindingSet) -> None:
             print(f"  folders   if the object is missing but <path>/{binding.index} exists: subdir={answer['folder_without_slash']}")
         if "error_document" in answer:
             print(f"  missing   404 with the error document {answer['error_document']}")
+    if signing:
+        print(f"  signing   {signing['algorithm']}, credential scope {signing['scope']}")
+        lifetime = f", valid {signing['expires']} s" if "expires" in signing else ""
+        print(f"            {signing['signed']}{lifetime}")
+        key_id, secret, token = signing["environment"]
+        print(f"            credentials from {key_id}, {secret} ({token} for STS) or the middleware's credentials option")
     if "hsts" in answer:
         print(f"  HSTS      Strict-Transport-Security: {answer['hsts']}")
 

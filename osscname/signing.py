@@ -49,7 +49,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 from .credentials import Credentials, CredentialsError, CredentialsSource, as_provider
 
-__all__ = ["Signer", "Signed", "MAX_EXPIRES", "UNSIGNED_PAYLOAD"]
+__all__ = ["Signer", "Signed", "MAX_EXPIRES", "UNSIGNED_PAYLOAD", "FLAVOURS", "canonical_target"]
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 #: The longest lifetime of a presigned URL, in seconds, on OSS V4 and SigV4 alike (7 days).
@@ -223,14 +223,15 @@ class Signer(ABC):
         mac.update(f"{self.algorithm}\n{stamp}\n{scope}\n{digest}".encode())
         return mac.hexdigest()
 
-    def _pairs(self, query: str) -> list[tuple[str, str]]:
+    @classmethod
+    def _pairs(cls, query: str) -> list[tuple[str, str]]:
         """The query's (name, value) pairs, canonically encoded, without the signing parameters."""
         pairs = []
         for piece in query.split("&"):
             if piece:
                 name, _, value = piece.partition("=")
                 name = _canonical_part(name)
-                if name.lower() not in self._reserved_params:
+                if name.lower() not in cls._reserved_params:
                     pairs.append((name, _canonical_part(value)))
         return pairs
 
@@ -240,8 +241,9 @@ class Signer(ABC):
         """The canonical URI of a canonical path."""
         return path
 
+    @classmethod
     @abstractmethod
-    def _join(self, pairs: list[tuple[str, str]]) -> str:
+    def _join(cls, pairs: list[tuple[str, str]]) -> str:
         """The canonical query string: pairs sorted by name, then value."""
 
     @abstractmethod
@@ -288,7 +290,8 @@ class _OssSigner(Signer):
     def _uri(self, path: str) -> str:
         return self._uri_prefix + path
 
-    def _join(self, pairs: list[tuple[str, str]]) -> str:
+    @classmethod
+    def _join(cls, pairs: list[tuple[str, str]]) -> str:
         return "&".join(f"{name}={value}" if value else name for name, value in sorted(pairs))
 
     def _headers(self, host: str, stamp: str, token: str | None) -> tuple[str, str, list[tuple[str, str]]]:
@@ -327,7 +330,8 @@ class _S3Signer(Signer):
         lower = name.lower()
         return lower.startswith("x-amz-") or lower == "authorization"
 
-    def _join(self, pairs: list[tuple[str, str]]) -> str:
+    @classmethod
+    def _join(cls, pairs: list[tuple[str, str]]) -> str:
         return "&".join(f"{name}={value}" for name, value in sorted(pairs))
 
     def _headers(self, host: str, stamp: str, token: str | None) -> tuple[str, str, list[tuple[str, str]]]:
@@ -351,3 +355,19 @@ class _S3Signer(Signer):
 
     def _authorization(self, key_id: str, scope: str, signed_names: str, signature: str) -> str:
         return f"{self.algorithm} Credential={key_id}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
+
+
+_FLAVOURS: dict[str, type[Signer]] = {"oss": _OssSigner, "s3": _S3Signer}
+#: Each kind of credentials' signature: (algorithm, service, scope terminator), what a credential scope
+#: ``<date>/<region>/<service>/<terminator>`` is made of. For describing a signature without making one.
+FLAVOURS: dict[str, tuple[str, str, str]] = {kind: (cls.algorithm, cls._service, cls._terminator) for kind, cls in _FLAVOURS.items()}
+
+
+def canonical_target(kind: str, path: str, query: str = "") -> str:
+    """The target :meth:`Signer.sign` sends for ``path?query`` with a signer of ``kind`` (``oss`` | ``s3``),
+    and the one :meth:`Signer.presign` adds its parameters to: computed without credentials, so that a
+    decision can say what goes upstream before anything is signed."""
+    flavour = _FLAVOURS[kind]
+    joined = flavour._join(flavour._pairs(query))
+    path = _canonical_path(path)
+    return f"{path}?{joined}" if joined else path
