@@ -93,7 +93,11 @@ def declare(options: Options) -> dict[str, Declaration]:
             **{name: Supported() for name in _EVERYWHERE},
             "request.invalid_characters": _TARGET_LIMIT,
             "request.absolute_form": _BY_HOST,
-            "request.unnormalisable": Supported(), "request.invalid_host": Supported(),
+            "request.unnormalisable": Supported(),
+            "request.invalid_host": Deviates(
+                "a raw UTF-8 Host (no browser sends one) is bound as its IDN, where the middleware takes it for no host "
+                "name; workerd cannot pass such a request on (its fetch fails)"
+            ),
             "wildcard": _WILDCARD,
             "private": Supported(),
             "upstream_host.domain": _UPSTREAM_HOST,

@@ -52,8 +52,9 @@ x_host=0, reload=0, cache_size=4096, ssl_context=None, credentials=None)``
 Semantics (the conformance corpus checks each of them)
 ------------------------------------------------------
 * Host: normalised as nginx's ``$host`` (:func:`osscname.normalize_host`: lower-case, no port, no
-  trailing dot, IDN as A-labels); a value it cannot parse (bad port, spaces, ``@``, ``/``, bytes
-  IDNA rejects, over 300 characters) is unbound. Lookup: exact name, then wildcards, most specific
+  trailing dot, A-labels checked by IDNA); a value it cannot parse (bad port, spaces, ``@``, ``/``,
+  bytes outside ASCII, A-labels IDNA rejects, over 300 characters) is unbound. Raw UTF-8 is no host
+  name on the wire (browsers send an IDN's A-labels) and no edge binds it, so it reaches the app. Lookup: exact name, then wildcards, most specific
   first (``*.x.com`` covers any depth below ``x.com``, not ``x.com``).
 * The request target is used as the client sent it: ``REQUEST_URI`` / ``RAW_URI`` when the server
   provides them, else ``SCRIPT_NAME + PATH_INFO`` re-quoted per PEP 3333; the query verbatim.

@@ -51,8 +51,12 @@ class HostTable(Generic[A]):
         self._size = cache_size
 
     def resolve(self, key: Hashable, host: str) -> tuple[A, str] | None:
-        """Look ``host`` (the raw value, decoded as latin-1) up and remember the answer under ``key``."""
-        name = normalize_host(host)
+        """Look ``host`` (the raw value, decoded as latin-1) up and remember the answer under ``key``.
+
+        A Host with bytes outside ASCII is unbound: HTTP carries host names as ASCII (browsers send an
+        IDN's A-labels), and no edge binds raw UTF-8 (nginx, Caddy and HAProxy hand it to the default
+        server), so the middleware does not either."""
+        name = normalize_host(host) if host.isascii() else None
         binding = None if name is None else self.bindings.lookup(name)
         hit = None if binding is None or name is None else (self.actions[binding.domain], name)
         cache = self.cache

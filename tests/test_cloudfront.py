@@ -560,7 +560,7 @@ def corpus_answers(corpus: Corpus, node: str) -> dict[tuple[str, str], dict[str,
 NOT_ASKED = {
     'wildcard-any-depth': 'unreachable: x.y.z.cdn.example.org is more than one label below *.cdn.example.org',
     'wildcard-most-specific-deep-upper-port': 'unreachable: a.b.eu.cdn.example.org is more than one label below *.eu.cdn.example.org',
-    'host-raw-utf8-is-idn': 'only for middleware',
+    'host-raw-utf8-unbound': 'only for middleware',
     'host-bad-port-unbound': 'only for middleware',
     'host-port-out-of-range-unbound': 'only for middleware',
     'host-space-unbound': 'only for middleware',

@@ -130,6 +130,7 @@ DEVIATIONS = [
     Deviation("worker", "request.invalid_characters",
               lambda b, r, ref, got: got.status == 400 and (_raw(r, "<>`\"") or _not_utf8(r))),
     Deviation("worker", "request.absolute_form", lambda b, r, ref, got: not r.target.startswith("/")),
+    Deviation("worker", "request.invalid_host", lambda b, r, ref, got: not r.routed_host.isascii() and reached_app_like(ref)),
     Deviation("cloudfront", "wildcard", _wildcard_depth),
 ]
 

@@ -257,7 +257,7 @@ def not_asked(case: conformance.Case, refused: dict[str, str]) -> str | None:
 
 #: The corpus cases no real server can be asked (the cases on the refused bindings' hosts are not
 #: asked either: :data:`REFUSED` is checked against what generate-haproxy refused).
-NOT_ASKED = {case: "only for middleware" for case in ("host-raw-utf8-is-idn", "host-bad-port-unbound", "host-port-out-of-range-unbound", "host-space-unbound")}
+NOT_ASKED = {case: "only for middleware" for case in ("host-raw-utf8-unbound", "host-bad-port-unbound", "host-port-out-of-range-unbound", "host-space-unbound")}
 
 
 def test_refused_corpus_bindings_are_exactly_those_needing_a_second_request(corpus_haproxy: Served) -> None:
