@@ -280,8 +280,9 @@ def _words(*allowed: str) -> Slot:
 
 
 _LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-#: A bound name as ``server_name`` and the host map take it: canonical A-labels, ``*.`` for a wildcard.
-DOMAIN = Slot("a canonical host name", re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})*"))
+#: A bound name as ``server_name`` and the host map take it: canonical A-labels, ``*.`` for a wildcard, at
+#: least two labels as the loader requires (a single word could be a map directive: ``include``, ``default``).
+DOMAIN = Slot("a canonical host name", re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})+"))
 #: A bucket host: a name or an IP address (IPv6 in brackets), with an optional port.
 HOST = Slot("a host[:port]", re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:.]+\])(?::[0-9]{{1,5}})?"))
 #: RFC 3986 path characters that need no quotes in nginx, and %XX escapes: what percent-encoding leaves.

@@ -776,3 +776,12 @@ def test_hash_size_guess_is_made_per_table(monkeypatch: pytest.MonkeyPatch) -> N
     assert sizes.map_max_size is not None and sizes.map_bucket_size is not None
     for table in generator.tables(names, []) + generator.tables(records, []):
         assert builds(table, sizes.map_max_size, sizes.map_bucket_size)
+
+
+@pytest.mark.parametrize("domain", ["include", "default", "hostnames", "volatile", "~.", "~.*", "bücher.example.org"])
+def test_a_domain_that_bypassed_the_loader_cannot_become_a_map_directive(domain: str) -> None:
+    """The slot check, not the character guard, refuses a single word (a map directive in
+    ``map ... { hostnames; }``), a regex key and raw Unicode: each is no canonical host name."""
+    bindings, options = _bypassed(domain=domain)
+    with pytest.raises(UnsafeValue, match="not a canonical host name"):
+        generator.render(bindings, list(bindings), options)
