@@ -213,6 +213,7 @@ INVALID_CHARACTERS_NOTE = ("Go's server answers 400 itself to a raw space or con
                            "other characters a URI cannot hold raw (\" < > ^ ` { | } \\) are copied as sent into Location and the "
                            "upstream target, where the middleware sends them as %XX")  # fmt: skip
 UNNORMALISABLE_NOTE = "Go's server answers 400 itself to a path with a malformed %-escape (/a%, /%g1)"
+INVALID_HOST_NOTE = "Go's server answers 400 itself to a Host with raw bytes outside ASCII, which the middleware hands to your app"
 
 
 def declare(options: Options) -> dict[str, Declaration]:
@@ -234,7 +235,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         ),
         "request.absolute_form": Deviates(ABSOLUTE_FORM_NOTE),
         "request.invalid_characters": Deviates(INVALID_CHARACTERS_NOTE),
-        "request.unnormalisable": Deviates(UNNORMALISABLE_NOTE), "request.invalid_host": Supported(),
+        "request.unnormalisable": Deviates(UNNORMALISABLE_NOTE), "request.invalid_host": Deviates(INVALID_HOST_NOTE),
     }  # fmt: skip
 
 

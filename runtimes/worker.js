@@ -98,7 +98,12 @@ export default {
     const host = canonicalHost(request.headers.get('host') || '');
     const route = host === null ? null : lookup(TABLE, host);
     if (!route) {
-      return fetch(request);
+      try {
+        return await fetch(request);
+      } catch (unreachable) {
+        // The zone's origin could not be asked (workerd refuses to send some Host values on): a proxy's 502.
+        return respond(request, answer(TABLE, 502, []));
+      }
     }
     const url = request.url;
     const scheme = url.startsWith('https:') ? 'https' : 'http';

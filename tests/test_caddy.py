@@ -486,14 +486,14 @@ def test_declarations_refuse_only_private_buckets_and_name_the_deviations() -> N
     declarations = generator.declare(generator.Options())
     assert [name for name, d in declarations.items() if isinstance(d, Refused)] == ["private"]
     assert sorted(name for name, d in declarations.items() if isinstance(d, Deviates)) == [
-        "request.absolute_form", "request.invalid_characters", "request.unnormalisable", "rewrite", "wildcard"]
+        "request.absolute_form", "request.invalid_characters", "request.invalid_host", "request.unnormalisable", "rewrite", "wildcard"]
 
 
 def test_readme_lists_the_deviations() -> None:
     section = (REPO / "README.md").read_text(encoding="utf-8").split("## generate-caddy", 1)[1].split("\n## ", 1)[0]
     section = " ".join(section.split())
     for note in (generator.BARE_QUERY_NOTE, generator.WILDCARD_NOTE, generator.ABSOLUTE_FORM_NOTE, generator.INVALID_CHARACTERS_NOTE,
-                 generator.UNNORMALISABLE_NOTE):
+                 generator.UNNORMALISABLE_NOTE, generator.INVALID_HOST_NOTE):
         assert note.split(" (")[0].split(";")[0] in section
 
 
