@@ -203,7 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- what Caddy can do -------------------------------------------------------------------------
 
 BARE_QUERY_NOTE = ("a request target ending in a bare `?` reaches the bucket with that `?` (Go keeps it on the URL and no Caddy "
-                   "handler drops it); the middleware sends none. The object is the same")  # fmt: skip
+                   "handler drops it); the middleware sends none, and Go sends `(` and `)` of the path as %28 and %29 where the "
+                   "middleware sends them as they came. The object is the same")  # fmt: skip
 WILDCARD_NOTE = ("a name below a wildcard with an `xn--` label that is not valid IDNA is answered as the wildcard's binding; "
                  "the middleware treats it as unbound (Caddy checks host-name syntax, not punycode)")  # fmt: skip
 #: Seen by the generative differential test (tests/test_differential.py).

@@ -96,9 +96,14 @@ def _malformed_escape(request: Request) -> bool:
 
 
 def _bare_query(binding: Binding | None, request: Request, reference: Answer, answer: Answer) -> bool:
-    """Caddy sends a bare ``?`` on to the bucket: the same upstream target but for that ``?``."""
-    theirs = answer.header("x-origin-uri") or ""
-    return request.target.endswith("?") and theirs.endswith("?") and theirs[:-1] == reference.header("x-origin-uri")
+    """Caddy sends a bare ``?`` on to the bucket, and ``(`` ``)`` as %28 %29: the same upstream target,
+    the same object, once both are decoded and the ``?`` dropped."""
+    ours, theirs = reference.header("x-origin-uri"), answer.header("x-origin-uri")
+    if ours is None or theirs is None or reference.status != answer.status:
+        return False
+    if request.target.endswith("?") and theirs.endswith("?"):
+        theirs = theirs[:-1]
+    return unquote_to_bytes(ours) == unquote_to_bytes(theirs)
 
 
 def _invalid_host(binding: Binding | None, request: Request, reference: Answer, answer: Answer) -> bool:
@@ -133,6 +138,7 @@ DEVIATIONS = [
     Deviation("worker", "request.absolute_form", lambda b, r, ref, got: not r.target.startswith("/")),
     Deviation("worker", "request.invalid_host", lambda b, r, ref, got: not r.routed_host.isascii() and reached_app_like(ref)),
     Deviation("cloudfront", "wildcard", _wildcard_depth),
+    Deviation("cloudfront", "wildcard", lambda b, r, ref, got: "xn--" in r.routed_host.lower() and _invalid_host(b, r, ref, got)),
 ]
 
 
