@@ -36,11 +36,12 @@ CORPUS_TESTS = {
     ("test_conformance.py", "test_middleware", ""): "middleware (WSGI)",
     ("test_asgi.py", "test_corpus_under_uvicorn", ""): "middleware (ASGI, uvicorn)",
     ("test_conformance.py", "test_nginx", ""): "nginx",
+    ("test_caddy.py", "test_corpus", ""): "Caddy",
+    ("test_haproxy.py", "test_corpus", ""): "HAProxy",
     ("test_cloudflare.py", "test_corpus", ""): "Cloudflare Worker (workerd)",
     ("test_cloudfront.py", "test_corpus", "-inline"): "CloudFront Function, inline (node)",
     ("test_cloudfront.py", "test_corpus", "-kvs"): "CloudFront Function, KeyValueStore (node)",
 }
-# Caddy's and HAProxy's suites print their own corpus lines (tests/test_caddy.py, tests/test_haproxy.py).
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

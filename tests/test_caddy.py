@@ -145,43 +145,6 @@ def expected_location(bindings: BindingSet, host: str, target: str, scheme: str 
     return decision.location
 
 
-# --- the corpus table: one column per target, printed at the end of the run ----------------------
-
-
-class CorpusTable:
-    """Per target and corpus case: passed, or why it was not asked. ``pytest -v`` prints the table;
-    every run prints a summary line per target. Shared by the edge suites under one plugin name."""
-
-    NAME = "osscname-corpus-table"
-
-    def __init__(self) -> None:
-        self.columns: dict[str, dict[str, str]] = {}
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        ids = [case.id for case in CASES]
-        if terminalreporter.config.option.verbose > 0:
-            terminalreporter.section("conformance corpus")
-            names = list(self.columns)
-            terminalreporter.write_line(f"{'case':<50}" + "".join(f"{name:<12}" for name in names))
-            for case_id in ids:
-                terminalreporter.write_line(f"{case_id:<50}" + "".join(f"{_cell(self.columns[n].get(case_id, '-')):<12}" for n in names))
-        for name, column in self.columns.items():
-            passed = sum(1 for value in column.values() if value == "pass")
-            declared = sum(1 for value in column.values() if value.startswith("not asked"))
-            failed = len(column) - passed - declared
-            terminalreporter.write_line(f"corpus {name}: {passed} passed, {declared} declared (not asked), {failed} failed, of {len(ids)} cases")
-
-
-def _cell(value: str) -> str:
-    return "declared" if value.startswith("not asked") else value
-
-
-def corpus_table(config: pytest.Config) -> Any:
-    table = config.pluginmanager.get_plugin(CorpusTable.NAME)
-    if table is None:
-        table = CorpusTable()
-        config.pluginmanager.register(table, CorpusTable.NAME)
-    return table
 
 
 # --- the example ---------------------------------------------------------------------------------
@@ -261,18 +224,15 @@ def not_asked(case: conformance.Case) -> str | None:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_corpus(corpus_caddy: Served, case: conformance.Case, request: pytest.FixtureRequest) -> None:
-    column = corpus_table(request.config).columns.setdefault("caddy", {})
+def test_corpus(corpus_caddy: Served, case: conformance.Case) -> None:
     reason = not_asked(case)
     if reason is not None:
-        column[case.id] = f"not asked: {reason}"
         assert case.id in NOT_ASKED and NOT_ASKED[case.id] in reason, f"{case.id} is not asked: {reason}"
+        conformance.declared()
         return
-    column[case.id] = "FAIL"
     assert case.id not in NOT_ASKED, f"{case.id} is answered now: remove it from NOT_ASKED"
     problems = conformance.mismatches(case, corpus_caddy.ask(case))
     assert not problems, f"{case.id} ({case.note}): " + "; ".join(problems)
-    column[case.id] = "pass"
 
 
 #: Response headers Caddy and the middleware must agree on whenever either sends them.

@@ -124,44 +124,6 @@ def expected_location(bindings: BindingSet, host: str, target: str) -> str | Non
     return decision.location
 
 
-# --- the corpus table: one column per target, printed at the end of the run ----------------------
-
-
-class CorpusTable:
-    """Per target and corpus case: passed, or why it was not asked. ``pytest -v`` prints the table;
-    every run prints a summary line per target. Shared by the edge suites under one plugin name
-    (whichever suite runs first registers it; test_caddy.py has the same class)."""
-
-    NAME = "osscname-corpus-table"
-
-    def __init__(self) -> None:
-        self.columns: dict[str, dict[str, str]] = {}
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        ids = [case.id for case in CASES]
-        if terminalreporter.config.option.verbose > 0:
-            terminalreporter.section("conformance corpus")
-            names = list(self.columns)
-            terminalreporter.write_line(f"{'case':<50}" + "".join(f"{name:<12}" for name in names))
-            for case_id in ids:
-                terminalreporter.write_line(f"{case_id:<50}" + "".join(f"{_cell(self.columns[n].get(case_id, '-')):<12}" for n in names))
-        for name, column in self.columns.items():
-            passed = sum(1 for value in column.values() if value == "pass")
-            declared = sum(1 for value in column.values() if value.startswith("not asked"))
-            failed = len(column) - passed - declared
-            terminalreporter.write_line(f"corpus {name}: {passed} passed, {declared} declared (not asked), {failed} failed, of {len(ids)} cases")
-
-
-def _cell(value: str) -> str:
-    return "declared" if value.startswith("not asked") else value
-
-
-def corpus_table(config: pytest.Config) -> Any:
-    table = config.pluginmanager.get_plugin(CorpusTable.NAME)
-    if table is None:
-        table = CorpusTable()
-        config.pluginmanager.register(table, CorpusTable.NAME)
-    return table
 
 
 # --- the example ---------------------------------------------------------------------------------
@@ -267,11 +229,9 @@ def test_refused_corpus_bindings_are_exactly_those_needing_a_second_request(corp
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_corpus(corpus_haproxy: Served, case: conformance.Case, request: pytest.FixtureRequest) -> None:
-    column = corpus_table(request.config).columns.setdefault("haproxy", {})
+def test_corpus(corpus_haproxy: Served, case: conformance.Case) -> None:
     reason = not_asked(case, corpus_haproxy.refused)
     if reason is not None:
-        column[case.id] = f"not asked: {reason}"
         binding = BINDINGS.match(case.request.host)
         expected = NOT_ASKED.get(case.id) or (binding is not None and f"refused {binding.domain}: {REFUSED.get(binding.domain)}")
         assert expected and expected in reason, f"{case.id} is not asked: {reason}"
@@ -279,12 +239,11 @@ def test_corpus(corpus_haproxy: Served, case: conformance.Case, request: pytest.
             reply = corpus_haproxy.ask(case)
             body = b"" if case.request.method == "HEAD" else b"app\n"
             assert (reply.status, reply.body) == (200, body), f"{case.id}: refused, yet answered {reply.status}"
+        conformance.declared()
         return
-    column[case.id] = "FAIL"
     assert case.id not in NOT_ASKED, f"{case.id} is answered now: remove it from NOT_ASKED"
     problems = conformance.mismatches(case, corpus_haproxy.ask(case))
     assert not problems, f"{case.id} ({case.note}): " + "; ".join(problems)
-    column[case.id] = "pass"
 
 
 #: Response headers HAProxy and the middleware must agree on whenever either sends them.
