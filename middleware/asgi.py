@@ -80,10 +80,11 @@ provider is called on the event loop, as signing is: a
 never while they are still valid elsewhere), so a token service that answers slowly holds the loop for
 that one call; a provider that must never do so can return what a thread of its own keeps fresh.
 
-``reload``: at most once per interval a request starts a check in the background; ``os.stat`` and the
-parse run in a worker thread (:func:`asyncio.to_thread`), never on the event loop, and no request waits
-for them. A valid file is installed for the requests after it; anything the load raises is logged (with
-each ``FILE:LINE:COL`` problem for a broken file) and the last good bindings keep serving.
+``reload``: the WSGI middleware's reloader (:mod:`osscname.middleware.reload`: only a file that has
+settled is loaded, within a size bound, on the reloader's thread); at most once per interval a request
+hands its ``os.stat`` to a worker thread, so neither the stat nor the parse runs on the event loop, and
+no request waits for them. A valid file is installed for the requests after it; anything the load raises
+is logged (with each ``FILE:LINE:COL`` problem for a broken file) and the last good bindings keep serving.
 """
 
 from __future__ import annotations
@@ -92,7 +93,6 @@ import asyncio
 import logging
 import os
 import ssl
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -101,11 +101,12 @@ from osscname.credentials import CredentialsError
 from osscname.decision import (FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body,
                                private_refused, signing_of)  # fmt: skip
 from osscname.hosts import parse_upstream_address, split_host_port
-from osscname.loader import BindingError, load_bindings
+from osscname.loader import load_bindings
 from osscname.model import BindingSet, Route
 from osscname.signing import Signer
 
 from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, CredentialsOption, Signers, carries_signature, error_code
+from .reload import Reloader
 from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED
 from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
 from .responders import SCHEMES, TEXT_PLAIN, HostTable, force_https_parts, redirect_parts
@@ -586,52 +587,25 @@ async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[Ra
         response.close()  # a no-op once released; otherwise the connection is dropped, never pooled
 
 
-class _Reloader:
-    """Checks the bindings file every ``interval`` s in the background; installs it if it changed and loads."""
+class _Reloading:
+    """The WSGI middleware's :class:`~osscname.middleware.reload.Reloader` (settled files only, a size
+    bound, every failure logged, loads on its own thread), polled from a worker thread: its one ``stat``
+    per interval never runs on the event loop either."""
 
     def __init__(self, path: str, interval: float, install: Callable[[BindingSet], None]):
-        self.path = path
-        self.interval = interval
-        self._install = install
-        self._stamp = _stamp(path)
-        self._next = time.monotonic() + interval
-        self._task: asyncio.Task[None] | None = None
+        self.reloader = Reloader(path, interval, install)
+        self._polling = False
 
     def poll(self) -> None:
-        if self._task is None and time.monotonic() >= self._next:
-            self._task = asyncio.get_running_loop().create_task(self._check())
+        if not self._polling and self.reloader.due():
+            self._polling = True
+            asyncio.get_running_loop().run_in_executor(None, self._poll)
 
-    async def _check(self) -> None:
+    def _poll(self) -> None:
         try:
-            stamp = await asyncio.to_thread(_stamp, self.path)
-            if stamp is None or stamp == self._stamp:
-                return  # unchanged, or missing for a moment (an editor replacing it): look again later
-            self._stamp = stamp
-            bindings = await asyncio.to_thread(load_bindings, self.path)
-        except BindingError as error:
-            log.error("%s: not reloaded, %d problem(s); the last good bindings keep serving", self.path, len(error.problems))
-            for line in error.lines():
-                log.error("%s", line)
-        except Exception:
-            log.exception("%s: not reloaded; the last good bindings keep serving", self.path)
-        else:
-            try:
-                self._install(bindings)
-            except CredentialsError as error:  # a private binding whose credentials are missing: named, never shown
-                log.error("%s: not reloaded: %s; the last good bindings keep serving", self.path, error)
-            else:
-                log.info("%s: reloaded, %d bindings", self.path, len(bindings))
+            self.reloader.poll()
         finally:
-            self._next = time.monotonic() + self.interval
-            self._task = None
-
-
-def _stamp(path: str) -> tuple[int, int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size, stat.st_ino
+            self._polling = False
 
 
 class ASGICustomDomainMiddleware:
@@ -661,11 +635,11 @@ class ASGICustomDomainMiddleware:
         self._signers = Signers(credentials)
         loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
         self._routes = self._route(loaded)
-        self._reloader: _Reloader | None = None
+        self._reloader: _Reloading | None = None
         if reload:
             if isinstance(bindings, BindingSet):
                 raise ValueError("reload needs the bindings file's path, not a BindingSet")
-            self._reloader = _Reloader(os.fspath(bindings), reload, self._install)
+            self._reloader = _Reloading(os.fspath(bindings), reload, self._install)
 
     @property
     def bindings(self) -> BindingSet:

@@ -129,6 +129,11 @@ class Reloader:
         self._loading_since: float | None = None
         self._stuck_logged = False
 
+    def due(self) -> bool:
+        """Whether the interval has passed, so that :meth:`poll` would stat the file: a clock read, for a
+        caller that hands the poll to another thread (the ASGI middleware keeps it off the event loop)."""
+        return time.monotonic() >= self._next
+
     def poll(self) -> None:
         """On every request: cheap unless the interval has passed; never blocks."""
         if time.monotonic() < self._next or not self._lock.acquire(blocking=False):

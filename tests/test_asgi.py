@@ -410,6 +410,7 @@ def test_reload_off_the_loop_keeps_the_last_good(tmp_path: Path, monkeypatch: py
     """A changed file is loaded in a worker thread and installed; a broken one and a loader that raises
     are logged while the last good bindings keep serving; no request waits for a load."""
     import osscname.middleware.asgi as asgi_module
+    import osscname.middleware.reload as reload_module
 
     path = tmp_path / "bindings.yaml"
     first = "version: 1\nbindings:\n  - {domain: a.example.org, bucket: abc-img, region: eu-west-1}\n"
@@ -424,6 +425,7 @@ def test_reload_off_the_loop_keeps_the_last_good(tmp_path: Path, monkeypatch: py
         return real_load(source)
 
     monkeypatch.setattr(asgi_module, "load_bindings", recording_load)
+    monkeypatch.setattr(reload_module, "load_bindings", recording_load)
     middleware = ASGICustomDomainMiddleware(asgi_app, path, reload=0.01)
     threads.clear()  # the first load is at start-up, as for the WSGI middleware; reloads are what is checked
     loop_thread = threading.current_thread().name

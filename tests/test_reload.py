@@ -384,3 +384,47 @@ def test_a_forked_worker_gets_a_thread_of_its_own(path: Path) -> None:
     assert answer == b"bucket-v2"
     settle(middleware)
     assert bucket_of(location(middleware)) == "bucket-v2", "and the parent's own thread still works"
+
+
+def test_churn_through_the_asgi_middleware_never_serves_a_half_file(path: Path) -> None:
+    """The ASGI middleware polls the same reloader (from a worker thread): a half-written save is
+    never installed there either."""
+    import asyncio
+
+    from conformance import asgi_app
+    from osscname.middleware.asgi import ASGICustomDomainMiddleware
+
+    middleware = ASGICustomDomainMiddleware(asgi_app, str(path), reload=0.005)
+    written = ["bucket-v0"]
+    stop = threading.Event()
+    writer = threading.Thread(target=churn, args=(path, 25, stop, written))
+    seen: list[str | None] = []
+
+    async def ask(host: str) -> str | None:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "GET", "scheme": "http", "path": "/k", "raw_path": b"/k", "query_string": b"",
+                 "headers": [(b"host", host.encode())], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+        await middleware(scope, receive, send)
+        location = dict(sent[0].get("headers", [])).get(b"location")
+        return bucket_of(location.decode() if location else None)
+
+    async def requests() -> None:
+        rng = random.Random()
+        while writer.is_alive() and len(seen) < 200_000:
+            seen.append(await ask(rng.choice(HOSTS)))
+            await asyncio.sleep(0.0005)
+
+    writer.start()
+    asyncio.run(requests())
+    writer.join(30)
+    stop.set()
+    assert not writer.is_alive()
+    assert None not in seen, f"{seen.count(None)} of {len(seen)} requests reached the app"
+    assert set(seen) <= set(written) and len(set(seen)) >= 5
