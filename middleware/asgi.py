@@ -107,7 +107,7 @@ from osscname.signing import Signer
 
 from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, CredentialsOption, Signers, carries_signature, error_code
 from .reload import Reloader
-from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED
+from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED, moved_location
 from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
 from .responders import SCHEMES, TEXT_PLAIN, HostTable, force_https_parts, redirect_parts
 from .responses import PlainResponse
@@ -452,7 +452,7 @@ class _Rewrite:
         except ValueError:  # a header value or target aiohttp refuses to send (control characters)
             return await _BAD_REQUEST(scope, send, extra)
         if isinstance(answer, _Fetched):
-            await _relay(answer, receive, send, extra, f"{method} {host}{path}")
+            await _relay(answer, receive, send, extra, f"{method} {host}{path}", lambda value: moved_location(value, self.route, host, scheme))
         else:
             location = answer.encode("latin-1")
             await send({"type": "http.response.start", "status": FOLDER_REDIRECT_STATUS, "headers": [
@@ -540,11 +540,19 @@ class _Rewrite:
         return fetched
 
 
-async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[RawHeader], what: str) -> None:
+async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[RawHeader], what: str, location: Callable[[str], str]) -> None:
     """Stream an upstream response to the client, a chunk at a time, each read only after the server took
-    the previous one; a client that goes away closes the upstream connection."""
+    the previous one; a client that goes away closes the upstream connection. As in the WSGI proxy, the
+    binding's HSTS (in ``extra`` on https) replaces the upstream's, and ``location`` moves a Location on
+    the bucket host to the custom domain (:func:`~osscname.middleware.proxy.moved_location`)."""
     response = fetched.response
-    headers = fetched.headers()
+    headers = []
+    for name, value in fetched.headers():
+        if name == b"location":
+            value = location(value.decode("latin-1")).encode("latin-1")
+        elif name == b"strict-transport-security" and extra:
+            continue
+        headers.append((name, value))
     gone = False
 
     async def watch() -> None:

@@ -463,33 +463,11 @@ class Rewrite:
         for name, value in headers:
             lower = name.lower()
             if lower == "location":
-                value = self._location(value, host, scheme)
+                value = moved_location(value, self.route, host, scheme)
             elif lower == "strict-transport-security" and extra:
                 continue
             out.append((name, value))
         return [*out, *extra] if extra else out
-
-    def _location(self, value: str, host: str, scheme: str) -> str:
-        """``http(s)://<bucket host><base><rest>`` → ``<scheme>://<host>/<rest>`` (as nginx's
-        ``proxy_redirect default``); anything else (another host, a path outside the folder, which
-        the custom domain cannot serve, a relative reference) unchanged."""
-        separator = value.find("://")
-        if separator < 0 or value[:separator].lower() not in ("http", "https"):
-            return value
-        authority_end = len(value)
-        for delimiter in "/?#":
-            found = value.find(delimiter, separator + 3)
-            if found != -1 and found < authority_end:
-                authority_end = found
-        if value[separator + 3 : authority_end].lower() != self.route.bucket_host.lower():
-            return value
-        path = value[authority_end:]
-        if path[:1] != "/":
-            path = "/" + path
-        root = self.route.root
-        if not path.startswith(root):
-            return value
-        return f"{scheme}://{host}/{path[len(root):]}"
 
     def _headers(self, environ: Mapping[str, object], host: str, scheme: str) -> list[Header]:
         """End-to-end request headers as received (but those a signer reserves), then Host and
@@ -547,6 +525,29 @@ class Rewrite:
                 document.status = 404
             return document
         return fetched
+
+
+def moved_location(value: str, route: Route, host: str, scheme: str) -> str:
+    """An upstream Location as the client gets it: ``http(s)://<bucket host><root><rest>`` becomes
+    ``<scheme>://<host>/<rest>`` (as nginx's ``proxy_redirect default``); anything else (another host, a
+    path outside the folder, which the custom domain cannot serve, a relative reference) is unchanged.
+    Both middlewares relay through it."""
+    separator = value.find("://")
+    if separator < 0 or value[:separator].lower() not in ("http", "https"):
+        return value
+    authority_end = len(value)
+    for delimiter in "/?#":
+        found = value.find(delimiter, separator + 3)
+        if found != -1 and found < authority_end:
+            authority_end = found
+    if value[separator + 3 : authority_end].lower() != route.bucket_host.lower():
+        return value
+    path = value[authority_end:]
+    if path[:1] != "/":
+        path = "/" + path
+    if not path.startswith(route.root):
+        return value
+    return f"{scheme}://{host}/{path[len(route.root):]}"
 
 
 _FOUND_STATUS = status_line(FOLDER_REDIRECT_STATUS)

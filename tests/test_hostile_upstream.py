@@ -522,39 +522,88 @@ def test_sound_upstream_connections_are_still_reused(front: Front, upstream: Hos
 
 HTTPS = "X-Forwarded-Proto: https\r\n"
 
+#: The ASGI middleware's app module for uvicorn: the same bindings, upstreams and trust as the WSGI one.
+ASGI_APP = f"""\
+import os
+from conformance import asgi_app
+from osscname import load_bindings
+from osscname.middleware.asgi import ASGICustomDomainMiddleware
 
-def test_binding_hsts_replaces_the_upstreams_on_https(front: Front, upstream: HostileUpstream) -> None:
-    [message] = exchange(front.port, [get(unique("hsts-zero"), host="hsts.test.example", headers=HTTPS)]).messages
+upstreams = {{{BUCKET_HOST!r}: "http://" + os.environ["UPSTREAM"], {STORE!r}: "http://" + os.environ["UPSTREAM"]}}
+app = ASGICustomDomainMiddleware(asgi_app, load_bindings({BINDINGS!r}), upstreams=upstreams, timeout={TIMEOUT!r}, x_proto=1)
+"""
+
+
+@pytest.fixture(scope="module")
+def asgi_port(upstream: HostileUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The ASGI middleware under uvicorn in front of the same upstream: item 9 holds there too."""
+    folder = tmp_path_factory.mktemp("uvicorn")
+    (folder / "hostile_asgi.py").write_text(ASGI_APP)
+    port = free_port()
+    tests = str(Path(__file__).resolve().parent)
+    env = {**os.environ, "UPSTREAM": upstream.address, "PYTHONPATH": os.pathsep.join([str(folder), tests, os.environ.get("PYTHONPATH", "")])}
+    command = [sys.executable, "-m", "uvicorn", "hostile_asgi:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+               "--proxy-headers", "--forwarded-allow-ips", "*"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield port
+    finally:
+        stop(process)
+
+
+def check_binding_hsts_replaces_the_upstreams_on_https(port: int) -> None:
+    [message] = exchange(port, [get(unique("hsts-zero"), host="hsts.test.example", headers=HTTPS)]).messages
     assert message.header("Strict-Transport-Security") == ["max-age=60"]
 
 
-def test_upstream_hsts_relayed_where_the_binding_sets_none(front: Front, upstream: HostileUpstream) -> None:
+def check_upstream_hsts_relayed_where_the_binding_sets_none(port: int) -> None:
     """Over plain http (where browsers ignore it) and for a binding without hsts the upstream's is relayed, as nginx does."""
-    [message] = exchange(front.port, [get(unique("hsts-zero"), host="hsts.test.example")]).messages
+    [message] = exchange(port, [get(unique("hsts-zero"), host="hsts.test.example")]).messages
     assert message.header("Strict-Transport-Security") == ["max-age=0"]
-    [message] = exchange(front.port, [get(unique("hsts-zero"), headers=HTTPS)]).messages
+    [message] = exchange(port, [get(unique("hsts-zero"), headers=HTTPS)]).messages
     assert message.header("Strict-Transport-Security") == ["max-age=0"]
 
 
-def test_upstream_cookie_relayed(front: Front, upstream: HostileUpstream) -> None:
-    [message] = exchange(front.port, [get(unique("cookie"))]).messages
+def check_upstream_cookie_relayed(port: int) -> None:
+    [message] = exchange(port, [get(unique("cookie"))]).messages
     assert message.header("Set-Cookie") == ["session=bucket; Path=/"]
 
 
-@pytest.mark.parametrize(
-    "scenario, host, headers, status, location",
-    [
-        pytest.param("moved-in", "other.test.example", "", 302, "http://other.test.example/docs/?v=1", id="bucket-host-under-prefix-to-custom-domain"),
-        pytest.param("moved-in", "other.test.example", HTTPS, 302, "https://other.test.example/docs/?v=1", id="request-scheme-kept"),
-        pytest.param("moved-case", "other.test.example", "", 301, "http://other.test.example/a", id="scheme-and-host-any-case"),
-        pytest.param("moved-store", "store.test.example", "", 302, "http://store.test.example/x/y", id="custom-endpoint-host-port-path"),
-        pytest.param("moved-out", "other.test.example", "", 302, f"https://{BUCKET_HOST}/private/x", id="bucket-host-outside-prefix-kept"),
-        pytest.param("moved-in", "files.test.example", "", 302, "http://files.test.example/public/docs/?v=1", id="no-prefix-whole-path"),
-        pytest.param("moved-away", "other.test.example", "", 302, "https://elsewhere.example/public/x", id="other-host-kept"),
-    ],
-)  # fmt: skip
+CHECKS = [check_binding_hsts_replaces_the_upstreams_on_https, check_upstream_hsts_relayed_where_the_binding_sets_none, check_upstream_cookie_relayed]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__[6:])
+def test_what_the_binding_says_wins(front: Front, upstream: HostileUpstream, check: Callable[[int], None]) -> None:
+    check(front.port)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__[6:])
+def test_what_the_binding_says_wins_under_asgi(asgi_port: int, check: Callable[[int], None]) -> None:
+    check(asgi_port)
+
+
+#: Upstream Locations and what the client gets (item 9).
+LOCATIONS = [
+    pytest.param("moved-in", "other.test.example", "", 302, "http://other.test.example/docs/?v=1", id="bucket-host-under-prefix-to-custom-domain"),
+    pytest.param("moved-in", "other.test.example", HTTPS, 302, "https://other.test.example/docs/?v=1", id="request-scheme-kept"),
+    pytest.param("moved-case", "other.test.example", "", 301, "http://other.test.example/a", id="scheme-and-host-any-case"),
+    pytest.param("moved-store", "store.test.example", "", 302, "http://store.test.example/x/y", id="custom-endpoint-host-port-path"),
+    pytest.param("moved-out", "other.test.example", "", 302, f"https://{BUCKET_HOST}/private/x", id="bucket-host-outside-prefix-kept"),
+    pytest.param("moved-in", "files.test.example", "", 302, "http://files.test.example/public/docs/?v=1", id="no-prefix-whole-path"),
+    pytest.param("moved-away", "other.test.example", "", 302, "https://elsewhere.example/public/x", id="other-host-kept"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario, host, headers, status, location", LOCATIONS)
 def test_upstream_location(front: Front, upstream: HostileUpstream, scenario: str, host: str, headers: str, status: int, location: str) -> None:
     [message] = exchange(front.port, [get(unique(scenario), host=host, headers=headers)]).messages
+    assert (message.status, message.header("Location")) == (status, [location])
+
+
+@pytest.mark.parametrize("scenario, host, headers, status, location", LOCATIONS)
+def test_upstream_location_under_asgi(asgi_port: int, scenario: str, host: str, headers: str, status: int, location: str) -> None:
+    [message] = exchange(asgi_port, [get(unique(scenario), host=host, headers=headers)]).messages
     assert (message.status, message.header("Location")) == (status, [location])
 
 
