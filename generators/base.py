@@ -242,6 +242,8 @@ def _generate(prog: str, target: Target, options: Any, args: argparse.Namespace)
             return EXIT_ERROR
         for line in refused:
             print(f"{prog}: skipped {line}", file=sys.stderr)
+        for line in _fallen_to_wildcards(bindings, kept):
+            print(f"{prog}: warning: {line}", file=sys.stderr)
     try:
         output = target.render(bindings, kept, options)
     except (RenderError, jinja2.TemplateError) as error:
@@ -258,3 +260,21 @@ def _generate(prog: str, target: Target, options: Any, args: argparse.Namespace)
         return EXIT_OK
     sys.stdout.write(output if isinstance(output, str) else "".join(output[name] for name in sorted(output)))
     return EXIT_OK
+
+
+def _fallen_to_wildcards(bindings: BindingSet, kept: list[Binding]) -> list[str]:
+    """Left-out exact names that a kept wildcard covers: in this output that wildcard answers them (its
+    bucket, not theirs), which the user must be told rather than find out."""
+    wildcards = tuple(b for b in kept if b.is_wildcard)
+    if not wildcards or len(kept) == len(bindings):
+        return []
+    covering = BindingSet(wildcards)
+    kept_domains = {b.domain for b in kept}
+    out = []
+    for binding in bindings:
+        if binding.is_wildcard or binding.domain in kept_domains:
+            continue
+        wildcard = covering.lookup(binding.domain)
+        if wildcard is not None:
+            out.append(f"{bindings.where(binding)}: {binding.domain} was left out, so {wildcard.domain} answers it in this output")
+    return out

@@ -785,3 +785,17 @@ def test_a_domain_that_bypassed_the_loader_cannot_become_a_map_directive(domain:
     bindings, options = _bypassed(domain=domain)
     with pytest.raises(UnsafeValue, match="not a canonical host name"):
         generator.render(bindings, list(bindings), options)
+
+
+def test_a_left_out_name_under_a_kept_wildcard_is_warned_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --skip-unsupported, a left-out exact name falls to a wildcard the file keeps (that bucket
+    answers it): generate-nginx says so, naming both."""
+    path = write_yaml(tmp_path / "b.yaml", [
+        {"domain": "*.abc.com", "bucket": "abc-all", "region": "us-east-1"},
+        {"domain": "site.abc.com", "bucket": "abc-site", "region": "us-east-1", "mode": "rewrite", "index": "index.html", "subdir": "redirect"},
+        {"domain": "other.example.org", "bucket": "abc-other", "region": "us-east-1", "mode": "rewrite", "index": "index.html", "subdir": "redirect"},
+    ])  # fmt: skip
+    code, _, err = generate([str(path), "--resolver", "127.0.0.53", "--skip-unsupported"], capsys)
+    assert code == 0
+    warnings = [line for line in err.splitlines() if ": warning: " in line]
+    assert warnings == [f"generate-nginx: warning: {path}:5: site.abc.com was left out, so *.abc.com answers it in this output"]
