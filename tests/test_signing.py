@@ -681,6 +681,32 @@ def test_oss_presigned_refusals(oss_origin_private: RunningOrigin) -> None:
         assert method == "HEAD" or error_code(reply) == code, (name, reply.body)
 
 
+@pytest.mark.parametrize("query", ["a=1&b=2&a=3", "a=3&a=1", "%E9=%FC", "x=%FF%FE&y", "q=%E4%B8%AD&q=%E9"],
+                         ids=["repeated", "repeated-unsorted", "latin-1", "not-utf-8", "both"])  # fmt: skip
+def test_oss_queries_that_repeat_a_name_or_are_not_utf8(oss_origin_private: RunningOrigin, query: str) -> None:
+    """A query that repeats a name, or whose bytes are not UTF-8, is signed pair by pair, byte for byte, and
+    checked so: signed and presigned both served, the same query altered refused."""
+    signer = Signer.for_oss(REGION, BUCKET, READER)
+    signed = signer.sign("GET", HOST, "/a.txt", query)
+    assert fetch(oss_origin_private, signed).status == 200
+    target = signer.presign("GET", HOST, "/a.txt", query, expires=60)
+    assert fetch(oss_origin_private, target).status == 200
+    altered = target.replace("a=1", "a=2").replace("%E9", "%E8").replace("%FF", "%FD")
+    assert altered != target and fetch(oss_origin_private, altered).status == 403
+
+
+def test_origin_lists_what_it_refused(tmp_path: Path) -> None:
+    """What a test asserts to prove that every request a front end sent to a private bucket was signed."""
+    root = write_objects(tmp_path, {f"{BUCKET}/a.txt": b"a\n", "abc-open/a.txt": b"a\n"})
+    with serve_origin(root, private={BUCKET: [READER]}, region=REGION) as origin:
+        assert fetch(origin, Signer.for_oss(REGION, BUCKET, READER).sign("GET", HOST, "/a.txt")).status == 200
+        assert fetch(origin, "/a.txt", host="abc-open.oss-cn-hangzhou.aliyuncs.com").status == 200
+        assert origin.app.refusals == []
+        assert fetch(origin, "/a.txt?x=1").status == 403
+        assert fetch(origin, Signer.for_oss(REGION, BUCKET, Credentials(READER.access_key_id, "wrong")).sign("GET", HOST, "/a.txt")).status == 403
+        assert origin.app.refusals == [f"AccessDenied {BUCKET} /a.txt?x=1", f"SignatureDoesNotMatch {BUCKET} /a.txt"]
+
+
 def test_oss_head_presigned_for_head(oss_origin_private: RunningOrigin) -> None:
     target = Signer.for_oss(REGION, BUCKET, READER).presign("HEAD", HOST, "/a.txt", expires=60)
     assert fetch(oss_origin_private, target, method="HEAD").status == 200

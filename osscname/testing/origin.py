@@ -59,7 +59,7 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http import HTTPStatus
 from pathlib import Path
 from socketserver import ThreadingMixIn
@@ -90,6 +90,8 @@ class LocalOrigin:
     served. ``cnames`` maps a custom domain (as in ``Host``, without port; any case) to a bucket name.
     ``private`` maps a bucket name to the credentials that may read it (signed OSS V4, scoped to
     ``region``); it needs the ``alibabacloud-oss-v2`` package, whose signer checks the signatures.
+    :attr:`refusals` lists every request to a private bucket that was refused, so a test can assert that
+    a front end signed everything it sent (``assert not origin.app.refusals``).
     """
 
     def __init__(self, root: str | os.PathLike[str], cnames: Mapping[str, str] | None = None,
@@ -102,6 +104,8 @@ class LocalOrigin:
         self.private = _PrivateBuckets(private, region) if private else None
         self._etags: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
+        #: ``"<Code> <bucket> <target>"`` of each refused request to a private bucket, oldest first.
+        self.refusals: list[str] = []
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         host_header = environ.get("HTTP_HOST", "")
@@ -121,6 +125,8 @@ class LocalOrigin:
         if key is not None and self.private is not None and bucket in self.private:
             refused = self.private.check(environ, request, bucket, key, target.partition("?")[2])
             if refused is not None:
+                code = re.search(rb"<Code>([^<]*)</Code>", b"".join(refused))
+                self.refusals.append(f"{code.group(1).decode() if code else '?'} {bucket} {target}")
                 return refused
         found = None if key is None else _object(folder, key)
         if found is None:
@@ -269,7 +275,8 @@ class _PrivateBuckets:
 
     def check(self, environ: Mapping[str, Any], request: _Request, bucket: str, key: str, query: str) -> list[bytes] | None:
         """None if the request is signed by a reader of ``bucket``; else OSS's error answer."""
-        params = [(unquote(name), unquote(value)) for name, _, value in (piece.partition("=") for piece in query.split("&") if piece)]
+        # each byte kept as it came (latin-1 both ways): a query need not be UTF-8, and OSS signs its bytes
+        params = [(unquote(name, "latin-1"), unquote(value, "latin-1")) for name, _, value in (piece.partition("=") for piece in query.split("&") if piece)]
         found = dict(params)
         authorization = environ.get("HTTP_AUTHORIZATION")
         if authorization is None and "x-oss-signature" not in found:
@@ -338,20 +345,24 @@ class _PrivateBuckets:
             if environ.get(name):
                 headers[name.lower().replace("_", "-")] = environ[name]
         kept = [(name, value) for name, value in params if name != "x-oss-signature"] if query_form else params
-        url = f"http://{host or 'localhost'}/{quote(key)}" + ("?" + urlencode(kept, quote_via=quote) if kept else "")
+        url = f"http://{host or 'localhost'}/{quote(key)}" + ("?" + urlencode(kept, quote_via=quote, encoding="latin-1") if kept else "")
         sdk_request = self._types.HttpRequest(environ["REQUEST_METHOD"], url, headers=headers)
         context = self._types.SigningContext(product="oss", region=self.region, bucket=bucket, key=key, request=sdk_request,
                                              credentials=self._types.Credentials(reader.access_key_id, reader.secret, reader.session_token),
                                              signing_time=signed_at, additional_headers=set(additional))  # fmt: skip
-        if query_form:
-            context.auth_method_query = True
-            context.expiration_time = signed_at + timedelta(seconds=int(dict(params)["x-oss-expires"]))
-        self._signer.SignerV4().sign(context)
-        if query_form:
-            signature = unquote(sdk_request.url.rpartition("&x-oss-signature=")[2])
-        else:
-            signature = sdk_request.headers["Authorization"].rpartition("Signature=")[2]
-        return signature, context.string_to_sign
+        signer = self._signer.SignerV4()
+        if not query_form:
+            signer.sign(context)
+            return sdk_request.headers["Authorization"].rpartition("Signature=")[2], context.string_to_sign
+        # A presigned URL: the SDK's own presign step keeps one value per query name (it builds a dict),
+        # so a URL whose query repeats a name (?a=1&a=3) could not be checked with it. The URL already
+        # carries every x-oss-* parameter, so the origin runs the SDK's canonical-request, string-to-sign
+        # and signature steps on it directly; those sort every pair, as the header form does.
+        stamp = signed_at.strftime("%Y%m%dT%H%M%SZ")
+        scope = signer._build_scope(date=stamp[:8], region=self.region, product="oss")
+        canonical = signer._calc_canonical_request(signing_ctx=context, additional_headers=signer._common_additional_headers(sdk_request, set(additional)))
+        string_to_sign = signer._calc_string_to_sign(stamp, scope, canonical)
+        return signer._calc_signature(access_key_secrect=reader.secret, date=stamp[:8], region=self.region, product="oss", string_to_sign=string_to_sign), string_to_sign
 
 
 def _authorization_fields(value: str) -> dict[str, str] | None:
