@@ -26,14 +26,14 @@ from importlib import resources
 from typing import Any
 from collections.abc import Callable, Iterable, Sequence
 
-from osscname.decision import ALLOW, plain_body
+from osscname.decision import ALLOW, PRIVATE_REFUSED_PARAMETERS, plain_body
 from osscname.generators.base import dump_json
 from osscname.model import Binding, Route
 
 __all__ = ["ANSWERED", "CONSTANTS", "source", "route_entry", "route_table", "answers", "table_text", "bundle"]
 
 #: Keys of the table that hold the package's fixed text rather than anything from the bindings.
-CONSTANTS = ("plain", "allow")
+CONSTANTS = ("plain", "allow", "private_refused")
 #: Statuses the runtimes answer themselves (redirects, the folder 302, 400, 405).
 ANSWERED = (301, 302, 307, 308, 400, 405)
 
@@ -61,6 +61,7 @@ def route_entry(route: Route, scheme: str | None = None) -> dict[str, Any]:
         "private": route.private,
         "private_region": route.private_region if route.private else None,
         "private_expires": route.private_expires if route.private else None,
+        "base_path": route.base_path if route.private else None,  # private_refused looks at the key below it
         # OSS V4 signs /<bucket>/<key>; a custom endpoint signs SigV4 over the path as sent (it holds the bucket)
         "bucket": route.bucket if route.private and route.endpoint_type != "custom" else None,
     }
@@ -90,12 +91,17 @@ def route_table(kept: Iterable[Binding], entry: Callable[[Binding], dict[str, An
     return hosts, routes
 
 
-def answers(more: tuple[int, ...] = ()) -> dict[str, Any]:
+def answers(more: tuple[int, ...] = (), private: bool = False) -> dict[str, Any]:
     """The table's ``plain`` and ``allow``: ``{status: [reason phrase, body]}`` of the answers a runtime
     makes (:data:`ANSWERED`, and ``more`` such as the proxy's 502), with the middleware's bodies
-    (:func:`osscname.decision.plain_body`), and the ``Allow`` of a 405 (the methods a rewrite forwards)."""
-    made = {status: plain_body(status) for status in (*ANSWERED, *more)}
-    return {"plain": {str(status): [HTTPStatus(status).phrase, body] for status, body in made.items()}, "allow": ALLOW}
+    (:func:`osscname.decision.plain_body`), and the ``Allow`` of a 405 (the methods a rewrite forwards).
+    With ``private`` (a table with private routes), also the 403 and ``private_refused``: the query
+    parameters a private binding refuses (:data:`osscname.decision.PRIVATE_REFUSED_PARAMETERS`)."""
+    made = {status: plain_body(status) for status in (*ANSWERED, *more, *((403,) if private else ()))}
+    table: dict[str, Any] = {"plain": {str(status): [HTTPStatus(status).phrase, body] for status, body in sorted(made.items())}, "allow": ALLOW}
+    if private:
+        table["private_refused"] = sorted(PRIVATE_REFUSED_PARAMETERS)
+    return table
 
 
 def table_text(table: dict[str, Any]) -> str:

@@ -950,8 +950,8 @@ FORGED = {"Authorization": "OSS4-HMAC-SHA256 Credential=forged/20200101/x/oss/al
 PRIVATE_REQUESTS = [
     ("GET", "files.example.com", "/a.txt", {}, ("GET", "/public/a.txt", "")),
     ("HEAD", "files.example.com", "/a.txt", {}, ("HEAD", "/public/a.txt", "")),
-    ("GET", "files.example.com", "/hello%20world.txt?x-oss-signature=forged&response-cache-control=no-cache", {},
-     ("GET", "/public/hello%20world.txt", "x-oss-signature=forged&response-cache-control=no-cache")),
+    ("GET", "files.example.com", "/hello%20world.txt?x-oss-signature=forged&cache-control=no-cache", {},
+     ("GET", "/public/hello%20world.txt", "x-oss-signature=forged&cache-control=no-cache")),
     ("GET", "files.example.com", "/a+b.txt", {}, ("GET", "/public/a+b.txt", "")),
     ("GET", "files.example.com", "/%e4%b8%ad%E6%96%87.txt", {}, ("GET", "/public/%e4%b8%ad%E6%96%87.txt", "")),
     ("GET", "files.example.com", "/dir%2Fb.txt", {}, ("GET", "/public/dir%2Fb.txt", "")),
@@ -997,6 +997,27 @@ def test_worker_serves_private_buckets_as_the_middleware_serves_public_ones(priv
         signed = Signer.for_oss(PRIVATE_REGION, binding.bucket, READER).sign(asked_method, binding.bucket_host, path, query)
         assert got.headers["X-Origin-Uri"] == signed.target
     assert got.headers["X-Origin-Host"] == binding.bucket_host
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("host,target", [
+    ("files.example.com", "/a.txt?acl"), ("files.example.com", "/a.txt?x=1&versionId=2"), ("files.example.com", "/a.txt?Response-Cache-Control=no-cache"),
+    ("files.example.com", "/a.txt?%61cl"), ("dl.example.com", "/a.txt?acl"), ("dl.example.com", "/a.txt?response-content-type=text/html"),
+    ("dl.example.com", "/a/../b.txt"), ("dl.example.com", "/.%2E/b.txt"), ("dl.example.com", "/a.txt"),
+])  # fmt: skip
+def test_worker_refuses_what_a_private_binding_refuses(private_worker: PrivateWorker, scheme: str, host: str, target: str) -> None:
+    """What the site's credentials would grant to anyone (an object's ACL, other versions, response
+    overrides) is refused with the middleware's 403, and a private redirect's dot segments with its 400,
+    before anything is signed; the last case shows the same redirect presigned."""
+    middleware = CustomDomainMiddleware(conformance.app, private_worker.bindings, credentials=READER)
+    want = twin_answer(middleware, scheme, "GET", host, target, {})
+    got = nothing_secret(send(private_worker.served.port(scheme), target, host=host, context=INSECURE if scheme == "https" else None))
+    assert got.headers.get("X-Origin-Uri") is None
+    if want.status == 302:
+        assert got.status == 302 and got.headers["Location"].partition("&x-oss-date=")[0] == want.headers["Location"].partition("&x-oss-date=")[0]
+        return
+    assert (got.status, got.body, got.headers.get("Strict-Transport-Security")) == (want.status, want.body, want.headers.get("Strict-Transport-Security"))
+    assert want.status in (400, 403)
 
 
 def test_private_bucket_refuses_what_is_not_signed(private_worker: PrivateWorker) -> None:
@@ -1144,7 +1165,7 @@ def s3_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Worker]:
     [
         ("GET", "/a.txt", {}, 200, b"private a\n"),
         ("HEAD", "/a.txt", {}, 200, b""),
-        ("GET", "/hello%20world.txt?response-cache-control=no-cache&X-Amz-Signature=forged", {}, 200, b"private hello\n"),
+        ("GET", "/hello%20world.txt?cache-control=no-cache&X-Amz-Signature=forged", {}, 200, b"private hello\n"),
         ("GET", "/a+b.txt", {}, 200, b"private plus\n"),
         ("GET", "/%E4%B8%AD%E6%96%87.txt", {}, 200, b"private zh\n"),
         ("GET", "/big.bin", {"Range": "bytes=10-19"}, 206, bytes(range(10, 20))),

@@ -624,6 +624,46 @@ async function forward(request, decision, bucket) {
   }
 }
 
+// urllib.parse.unquote, near enough for names and emptiness: each run of escapes decoded as UTF-8,
+// a run that is not UTF-8 kept as sent.
+function unquote(text) {
+  return text.replace(/(%[0-9A-Fa-f]{2})+/g, (run) => {
+    try {
+      return decodeURIComponent(run);
+    } catch (notUtf8) {
+      return run;
+    }
+  });
+}
+
+// osscname.decision.private_refused: what a private binding refuses, since the site's credentials would
+// grant it to anyone: the bucket's root (a key of slashes only: its listing) and the parameters of
+// table.private_refused (an object's ACL, its other versions, ...) or response-*, in any case or encoding.
+function privateRefused(table, route, objectPath, query) {
+  if (!unquote(objectPath.slice((route.base_path || '').length)).replace(/\//g, '')) {
+    return true;
+  }
+  return query.split('&').some((piece) => {
+    const name = unquote(piece.split('=', 1)[0]).toLowerCase();
+    return table.private_refused.indexOf(name) >= 0 || name.startsWith('response-');
+  });
+}
+
+// What a private route answers before anything is signed, as osscname.decision.decide does: a
+// presigned redirect's dot segments get 400 (the signature would vouch for the path), and what
+// privateRefused names gets 403; decide()'s decision otherwise.
+function privateDecision(table, route, decision, path, query) {
+  const presign = route.mode === 'redirect' && decision.status === route.status;
+  if (!presign && !decision.proxy) {
+    return decision; // answered without the bucket: https.force, 405, 400
+  }
+  const hsts = presign ? decision.headers.slice(1) : decision.headers;
+  if (presign && hasDotSegment(path)) {
+    return answer(table, 400, hsts);
+  }
+  return privateRefused(table, route, objectPath(route, path), query) ? answer(table, 403, hsts) : decision;
+}
+
 // A private bucket's redirect: decide()'s answer with its Location (origin + object path + query)
 // replaced by the presigned URL of the same object and query.
 async function presigned(request, decision, route, signature, credentials, scheme, path, query) {
@@ -652,7 +692,8 @@ export default {
     const sent = slash < 0 ? '/' : url.slice(slash);
     const question = sent.indexOf('?');
     const target = question < 0 ? rawTarget(sent, '') : rawTarget(sent.slice(0, question), sent.slice(question + 1));
-    const decision = decide(TABLE, route, request.method, scheme, host, target[0], target[1]);
+    const decided = decide(TABLE, route, request.method, scheme, host, target[0], target[1]);
+    const decision = route.private ? privateDecision(TABLE, route, decided, target[0], target[1]) : decided;
     // decide() answers a redirect binding with its redirect, unless https.force answers first with a 301
     // (a private redirect is a 302 or a 307: the loader refuses the cached statuses).
     const presign = route.private && route.mode === 'redirect' && decision.status === route.status;
