@@ -15,6 +15,11 @@ every answer of every target must keep, whatever the middleware said:
 * a Location names the bucket host (a redirect) or the request's own host (https.force, a folder's 302);
 * no CR or LF in a header value; no 5xx but 502 and 504.
 
+Some buckets are private (OSS V4, the region of the file's :attr:`Campaign.private_region`): the origin
+answers them only when signed with :data:`READER`, so an unsigned or wrongly signed fetch shows as its 403.
+A presigned Location carries the time it was signed, so :func:`compare` compares it with the signing
+time and signature blanked, and the test fetches every target's presigned Location from the origin.
+
 A difference is a *declared deviation* when the target declares one for a feature the binding uses and
 :data:`DEVIATIONS` recognises it, *refused* when the target refused the binding, else a *failure*.
 """
@@ -25,6 +30,7 @@ import http.client
 import io
 import json
 import random
+import re
 import socket
 import ssl
 import sys
@@ -37,13 +43,14 @@ from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 import idna
 
+from osscname.credentials import Credentials
 from osscname.decision import has_dot_segment
 from osscname.hosts import normalize_host
 from osscname.loader import load_bindings
 from osscname.model import Binding, BindingSet
 
-__all__ = ["Request", "Answer", "Campaign", "bindings_file", "requests", "middleware_answer", "send", "compare", "violations",
-           "Tally", "minimise"]  # fmt: skip
+__all__ = ["READER", "Request", "Answer", "Campaign", "bindings_file", "requests", "middleware_answer", "send", "compare",
+           "violations", "presigned", "Tally", "minimise"]  # fmt: skip
 
 ZONES = ("abc.com", "example.org", "shop.example.net")
 LABELS = ("img", "dl", "files", "go", "static", "media", "docs", "www", "cdn", "a1", "x-y")
@@ -53,6 +60,8 @@ INDEXES = ("index.html", "index.html", "首页.html", "i+x.htm")
 NAMES = ("a.txt", "logo.png", "a b.txt", "ü.txt", "x+y.txt", "100%.txt", "dir/b.txt", "back\\slash.txt", "semi;colon.txt",
          "q?.txt", "amp&.txt", "tilde~.txt", "(p).txt", "deep/er/c.txt")  # fmt: skip
 ERROR_DOCUMENTS = ("404.html", "errors/nf.html")
+#: The one key pair private buckets accept; every target signs with it.
+READER = Credentials("LTAI5tFuzzReader0001", "fuzz-secret/with+slash=")
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,8 @@ class Campaign:
     text: str
     objects: dict[str, bytes]
     cnames: dict[str, str]
+    private: tuple[str, ...] = ()  #: the private buckets (the origin answers them signed with READER only)
+    private_region: str = "us-east-1"  #: the region every private bucket of the file signs for
     requests: list[Request] = field(default_factory=list)
 
     @property
@@ -141,6 +152,8 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
     lines = ["version: 1", "bindings:"]
     objects: dict[str, bytes] = {}
     cnames: dict[str, str] = {}
+    private: list[str] = []
+    private_region = rng.choice(REGIONS)
     for number in range(count):
         domain = _domain(rng, taken)
         bucket = f"b{number}-{rng.choice(('img', 'dl', 'site'))}"
@@ -157,6 +170,12 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
             if rng.random() < 0.3:
                 fields["scheme"] = rng.choice(("http", "https"))
         rewrite = rng.random() < 0.5
+        # a private bucket: OSS endpoints only (the origin checks OSS V4 signatures), in the file's region
+        if "endpoint" not in fields and rng.random() < 0.2:
+            private.append(bucket)
+            fields["region"] = private_region
+            expires = None if rewrite or rng.random() < 0.5 else rng.choice((60, 3600))
+            fields["private"] = {"expires": expires} if expires else True
         prefix = rng.choice(PREFIXES)
         if prefix:
             fields["prefix"] = prefix
@@ -174,6 +193,8 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
                 fields["upstream_host"] = "domain"
                 if not domain.startswith("*."):
                     cnames[normalize_host(domain) or domain] = bucket
+        elif bucket in private:  # a presigned Location expires: 302 or 307 only
+            fields["status"] = rng.choice((302, 307))
         elif rng.random() < 0.6:
             fields["status"] = rng.choice((301, 302, 307, 308))
         if rng.random() < 0.3:
@@ -187,7 +208,7 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
             objects[f"{folder}dir/{index_document}"] = f"{domain} dir index\n".encode()
         if error_document:
             objects[f"{bucket}{base}/{error_document}"] = f"{domain} error document\n".encode()
-    return Campaign(seed, index, "\n".join(lines) + "\n", objects, cnames)
+    return Campaign(seed, index, "\n".join(lines) + "\n", objects, cnames, tuple(private), private_region)
 
 
 def write_buckets(root: Path, campaign: Campaign) -> None:
@@ -208,7 +229,8 @@ _ENCODINGS: tuple[Callable[[str], str], ...] = (
 )
 _ODD_PATHS = ("/", "//", "/a//b", "/a/../b", "/./a", "/%2e%2e/x", "/.%2E//x", "/..\\secret.txt", "/x\\..\\..\\y", "/back\\slash.txt",
               "/dir", "/dir/", "/%E4%B8%AD", "/ü", "/a%00", "/a%", "/%g1", "/~user/", "/a;b=c", "/{x}^`|", "/a b")  # fmt: skip
-_QUERIES = ("", "", "", "?", "?x=1", "?a=1&b=2&a=3", "?q=%20x+y", "?é=ü", "?k", "?a=1?b=2", "?%2F=%3F")
+_QUERIES = ("", "", "", "?", "?x=1", "?a=1&b=2&a=3", "?q=%20x+y", "?é=ü", "?k", "?a=1?b=2", "?%2F=%3F",
+            "?acl", "?x=1&versionId=2", "?Response-Content-Type=text/html", "?%61cl")  # the last four: a private binding refuses them
 
 
 def _host(rng: random.Random, binding: Binding | None) -> str:
@@ -339,11 +361,28 @@ COMPARED = ("location", "x-origin-host", "x-origin-uri", "allow", "strict-transp
 OWN_BODIES = frozenset((301, 302, 307, 308, 400, 405, 421, 502, 504))
 
 
+#: What a presigned URL carries of the moment it was signed: the time, the day in the credential scope,
+#: and so the signature (OSS V4's ``x-oss-*`` and SigV4's ``X-Amz-*`` query parameters).
+_SIGNING_TIME = re.compile(r"(?i)((?:x-oss|x-amz)-(?:date|signature)=)[^&]*|((?:x-oss|x-amz)-credential=[^&]*?%2F)\d{8}(?=%2F)")
+
+
+def presigned(location: str | None) -> bool:
+    """Whether ``location`` is a presigned URL (OSS V4 or SigV4)."""
+    return location is not None and re.search(r"(?i)[?&](?:x-oss|x-amz)-signature=", location) is not None
+
+
+def _timeless(name: str, value: str | None) -> str | None:
+    """``value`` as compared: a presigned Location with its signing time and signature blanked."""
+    if name != "location" or not presigned(value):
+        return value
+    return _SIGNING_TIME.sub(lambda m: (m.group(1) or m.group(2)) + "*", value or "")
+
+
 def compare(reference: Answer, answer: Answer) -> list[str]:
     """How ``answer`` differs from the middleware's ``reference``; [] when it does not."""
     found = [f"status {reference.status} != {answer.status}"] if reference.status != answer.status else []
     for name in COMPARED:
-        if reference.header(name) != answer.header(name):
+        if _timeless(name, reference.header(name)) != _timeless(name, answer.header(name)):
             found.append(f"{name} {reference.header(name)!r} != {answer.header(name)!r}")
     if reference.status not in OWN_BODIES and reference.status == answer.status and reference.body != answer.body and reference.status < 400:
         found.append(f"body {reference.body[:40]!r} != {answer.body[:40]!r}")

@@ -18,7 +18,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 
 import differential
@@ -34,6 +34,8 @@ SEED = int(os.environ.get("OSSCNAME_FUZZ_SEED", "20261201"))
 FILES = int(os.environ.get("OSSCNAME_FUZZ_FILES", "3"))
 REQUESTS = int(os.environ.get("OSSCNAME_FUZZ_REQUESTS", "800"))
 TARGETS = ("asgi", "nginx", "caddy", "haproxy", "worker", "cloudfront")
+#: The private buckets' key pair as every target reads it: the environment of the servers, the Worker's secrets.
+SECRETS = {"OSS_ACCESS_KEY_ID": differential.READER.access_key_id, "OSS_ACCESS_KEY_SECRET": differential.READER.secret}
 
 
 @dataclass
@@ -180,6 +182,7 @@ class Running:
     middleware: Any
     ask: dict[str, Callable[[list[Request]], list[Answer | None]]]
     refused: dict[str, set[str]]
+    origin: Any  #: the local origin (a RunningOrigin): every bucket host, private buckets to signed requests only
     _served: dict[str, BindingSet] = field(default_factory=dict)
 
     def served(self, target: str) -> BindingSet:
@@ -201,8 +204,10 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
     bindings = load_bindings(source)
     hosts = sorted({b.bucket_host for b in bindings})
     with ExitStack() as stack:
-        origin = stack.enter_context(serve_origin(folder / "buckets", cnames=campaign.cnames))
-        middleware = CustomDomainMiddleware(stand_in_app, bindings, upstreams={h: f"http://{origin.address}" for h in hosts})
+        private = {bucket: [differential.READER] for bucket in campaign.private}
+        origin = stack.enter_context(serve_origin(folder / "buckets", cnames=campaign.cnames, private=private, region=campaign.private_region))
+        middleware = CustomDomainMiddleware(stand_in_app, bindings, upstreams={h: f"http://{origin.address}" for h in hosts},
+                                            credentials=differential.READER)  # fmt: skip
         stack.callback(middleware.close)
         ask: dict[str, Callable[[list[Request]], list[Answer | None]]] = {}
         refused: dict[str, set[str]] = {}
@@ -212,7 +217,7 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
 
         certificate = make_certificate(require_binary("openssl"), folder)
         asgi_ports = {"http": free_port(), "https": free_port()}
-        environment = {"OSSCNAME_BINDINGS": str(source), "OSSCNAME_ORIGIN": origin.address}
+        environment = {"OSSCNAME_BINDINGS": str(source), "OSSCNAME_ORIGIN": origin.address, **SECRETS}
         tls = ("--ssl-certfile", str(certificate.cert), "--ssl-keyfile", str(certificate.key))
         for scheme, extra in (("http", ()), ("https", tls)):
             command = server_command("uvicorn", "asgi_apps.differential:app", asgi_ports[scheme], *extra)
@@ -265,7 +270,7 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
 
         made = _generate(["osscname.generators.cdn", "--target", "cloudflare", "--skip-unsupported", str(source)])
         refused["worker"] = _refused(made.stderr)
-        served = stack.enter_context(workerd(folder / "workerd", made.stdout, origin.address, hosts))
+        served = stack.enter_context(workerd(folder / "workerd", made.stdout, origin.address, hosts, secrets=SECRETS))
         ask["worker"] = lambda batch: [differential.send(served.port(r.scheme), r, r.scheme == "https") for r in batch]
 
         # the CloudFront Function in node: https viewers only (the viewer protocol policy upgrades http)
@@ -292,7 +297,7 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
             return out
 
         ask["cloudfront"] = cloudfront
-        yield Running(campaign, bindings, middleware, ask, refused)
+        yield Running(campaign, bindings, middleware, ask, refused, origin)
 
 
 def _text(wire: str) -> str:
@@ -335,8 +340,11 @@ MINIMISED = 3
 def test_targets_answer_generated_requests_like_the_middleware(tmp_path: Path) -> None:
     tallies = {target: Tally() for target in TARGETS}
     minimised: list[str] = []
+    unsigned: list[str] = []
+    private = 0
     for campaign in campaigns():
         with serve(campaign, tmp_path / f"file{campaign.index}") as running:
+            private += sum(1 for r in campaign.requests if (b := running.bindings.match(r.routed_host)) is not None and b.private)
             references = [differential.middleware_answer(running.middleware, r) for r in campaign.requests]
             for target in TARGETS:
                 tally = tallies[target]
@@ -352,9 +360,11 @@ def test_targets_answer_generated_requests_like_the_middleware(tmp_path: Path) -
                 for request in failing:
                     smallest = differential.minimise(request, functools.partial(_fails, running, target))
                     minimised.append(f"{target} ({campaign.name}): {smallest.describe()}")
+            # every front end signs what it sends to a private bucket: the bucket refused nothing
+            unsigned += [f"{campaign.name}: {refusal}" for refusal in running.origin.app.refusals]
     summary = "\n".join(tallies[t].line(t) for t in TARGETS)
-    print(f"\ngenerative differential test, seed {SEED}, {FILES} files x {REQUESTS} requests\n{summary}")
-    failures = [f"{t}: {f}" for t in TARGETS for f in tallies[t].failures[:15]]
+    print(f"\ngenerative differential test, seed {SEED}, {FILES} files x {REQUESTS} requests ({private} to private buckets)\n{summary}")
+    failures = [f"{t}: {f}" for t in TARGETS for f in tallies[t].failures[:15]] + [f"the bucket refused {r}" for r in unsigned[:15]]
     assert not failures, summary + "\n" + "\n".join(failures) + "\nminimised:\n" + "\n".join(minimised)
 
 
@@ -380,6 +390,10 @@ def judge(running: Running, target: str, request: Request, reference: Answer, an
     if binding is not None and binding.domain in running.refused[target]:
         tally.add("refused")
         return
+    location = answer.header("location")
+    if differential.presigned(location) and (refused := _presigned_refused(running, request, location or "")):
+        tally.add("failure", f"{request.describe()}: the presigned Location {location!r} is refused by the bucket: {refused}")
+        return
     differences = differential.compare(reference, answer)
     if reference.status == 200 and reached_app_like(reference) and answer.status in (200, 304) and reached_app_like(answer):
         differences = []  # both handed it to the app (the user's default server may answer a condition with 304)
@@ -395,6 +409,19 @@ def judge(running: Running, target: str, request: Request, reference: Answer, an
             tally.add("deviation", limit.readme)
             return
     tally.add("failure", f"{request.describe()}: {'; '.join(differences)}")
+
+
+def _presigned_refused(running: Running, request: Request, location: str) -> str | None:
+    """Fetch a presigned ``location`` from the origin as a client would (the same method, for GET and
+    HEAD): None when the bucket accepts the signature, else what it answered."""
+    if request.method not in ("GET", "HEAD"):
+        return None
+    parts = urlsplit(location)
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    answer = differential.send(running.origin.port, Request("http", request.method, parts.netloc, target), tls=False)
+    if answer.status == 403:
+        return f"403 {answer.body[:200]!r}"
+    return None
 
 
 def reached_app_like(answer: Answer) -> bool:
