@@ -130,7 +130,8 @@ async function presigned(request, decision, route, signature, credentials, schem
   const target = await presignRequest(signature, credentials, route.private_region, route.bucket, method, route.bucket_host,
     objectPath(route, path), query, route.private_expires, Date.now() / 1000);
   const location = (route.scheme || scheme) + '://' + route.bucket_host + target;
-  return respond(request, { ...decision, headers: [['location', location]].concat(decision.headers.slice(1)) });
+  // no-store: no cache may replay a URL that expires (osscname.decision.PRESIGNED_CACHE_CONTROL)
+  return respond(request, { ...decision, headers: [['location', location], ['cache-control', 'no-store']].concat(decision.headers.slice(1)) });
 }
 
 export default {

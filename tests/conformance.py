@@ -17,6 +17,8 @@ Case format (``cases.yaml``, a list)::
       expect:
         status: 301
         location: "http://..."            # the Location header, exactly
+        presigned: "http://...&x-oss-date=*&..."  # a presigned Location: exactly, but each * stands for
+                                          # the signing time, its day or the signature
         upstream: {host: ..., target: ...}  # what the origin received (its X-Origin-Host / X-Origin-Uri)
         body: {object: bucket/key}        # or {text: "..."} or {empty: true}; omitted = not compared
         headers: {Content-Range: "bytes 0-4/34", Strict-Transport-Security: null}  # null = absent
@@ -24,6 +26,11 @@ Case format (``cases.yaml``, a list)::
 
 ``method`` defaults to GET, ``scheme`` to http, ``headers`` to {}. Header values and the Host are
 sent as the UTF-8 bytes of the YAML text. The stand-in app answers 200 ``app\\n`` in every harness.
+
+The corpus's private bucket (:data:`PRIVATE_BUCKETS`) answers only requests signed with :data:`READER`:
+every harness starts the origin with :func:`corpus_origin`, which also checks, when it stops, that the
+origin refused nothing (each target signed every request it sent there), and gives every target that
+signs the key pair (:data:`SECRETS`, under the SDKs' variable names).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import asyncio
 import http.client
 import io
 import os
+import re
 import signal
 import ssl
 import subprocess
@@ -45,11 +53,13 @@ from urllib.parse import unquote, unquote_to_bytes
 
 import yaml
 
+from osscname.credentials import Credentials
 from osscname.loader import load_bindings
 from osscname.model import BindingSet
 from realserver import stop, wait_for_port
 
-__all__ = ["CORPUS_DIR", "BUCKETS_DIR", "BINDINGS_FILE", "CASES_FILE", "APP_BODY", "Request", "Case", "Reply",
+__all__ = ["CORPUS_DIR", "BUCKETS_DIR", "BINDINGS_FILE", "CASES_FILE", "APP_BODY", "PRIVATE_BUCKETS", "PRIVATE_REGION", "READER", "SECRETS",
+           "corpus_origin", "left_out", "Request", "Case", "Reply",
            "load_cases", "load_corpus_bindings", "upstreams", "mismatches", "fetch", "environ_for", "wsgi_reply", "app",
            "asgi_app", "scope_for", "asgi_reply",
            "Certificate", "make_certificate", "write_nginx_conf", "nginx_test", "nginx_running"]  # fmt: skip
@@ -64,7 +74,14 @@ ORIGIN_HOST, ORIGIN_URI = "x-origin-host", "x-origin-uri"
 
 _CASE_KEYS = {"id", "note", "only", "request", "expect"}
 _REQUEST_KEYS = {"method", "scheme", "host", "target", "headers"}
-_EXPECT_KEYS = {"status", "location", "upstream", "body", "headers", "app"}
+_EXPECT_KEYS = {"status", "location", "presigned", "upstream", "body", "headers", "app"}
+
+#: The corpus's private buckets, the region their signatures are scoped to, and the one key pair that reads them.
+PRIVATE_BUCKETS = ("abc-private",)
+PRIVATE_REGION = "cn-hangzhou"
+READER = Credentials("LTAI5tCorpusReader01", "corpus-secret/with+slash=")
+#: The key pair as a server's environment or a Worker's secrets carry it.
+SECRETS = {"OSS_ACCESS_KEY_ID": READER.access_key_id, "OSS_ACCESS_KEY_SECRET": READER.secret}
 
 
 @dataclass(frozen=True)
@@ -158,6 +175,29 @@ def _known(mapping: dict[str, Any], allowed: set[str], what: str) -> None:
         raise ValueError(f"{what}: unknown keys {sorted(unknown)}")
 
 
+@contextmanager
+def corpus_origin() -> Iterator[Any]:
+    """The local origin serving the corpus's buckets (the private ones to :data:`READER` only); when the
+    block ends, it must have refused nothing: a target that answers a private binding signed everything."""
+    from osscname.testing import serve_origin
+
+    with serve_origin(BUCKETS_DIR, private={bucket: [READER] for bucket in PRIVATE_BUCKETS}, region=PRIVATE_REGION) as running:
+        yield running
+        assert not running.app.refusals, f"the private bucket refused requests (a target did not sign them): {running.app.refusals[:5]}"
+
+
+def left_out(refused: dict[str, str]) -> dict[str, str]:
+    """``{case id: "refused <domain>: <reason>"}`` for every case whose host is a binding a target left
+    out (``refused``: domain → the start of the reason it gives): what its list of cases not asked gains."""
+    bindings = load_corpus_bindings()
+    out = {}
+    for case in load_cases():
+        binding = bindings.match(case.request.host)
+        if binding is not None and binding.domain in refused:
+            out[case.id] = f"refused {binding.domain}: {refused[binding.domain]}"
+    return out
+
+
 def upstreams(address: str, bindings: BindingSet | None = None) -> dict[str, str]:
     """Every bucket host of the corpus → ``address`` (the local origin), for any target's override."""
     return {binding.bucket_host: address for binding in bindings or load_corpus_bindings()}
@@ -188,6 +228,10 @@ def mismatches(case: Case, reply: Reply) -> list[str]:
     differ("status", expect["status"], reply.status)
     if "location" in expect:
         differ("Location", expect["location"], reply.header("Location"))
+    if "presigned" in expect:
+        pattern = "[0-9A-Za-z]+".join(map(re.escape, expect["presigned"].split("*")))
+        if not re.fullmatch(pattern, reply.header("Location") or ""):
+            found.append(f"Location: expected a presigned {expect['presigned']!r}, got {reply.header('Location')!r}")
     if "upstream" in expect:
         differ("upstream Host", expect["upstream"]["host"], reply.header(ORIGIN_HOST))
         differ("upstream target", expect["upstream"]["target"], reply.header(ORIGIN_URI))

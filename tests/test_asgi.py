@@ -27,8 +27,8 @@ from typing import Any
 
 import pytest
 
-from conformance import (BUCKETS_DIR, Case, Reply, asgi_app, asgi_reply, fetch, load_cases, load_corpus_bindings,
-                         make_certificate, mismatches, scope_for, upstreams, wsgi_reply)  # fmt: skip
+from conformance import (READER, SECRETS, Case, Reply, asgi_app, asgi_reply, fetch, load_cases, load_corpus_bindings,
+                         corpus_origin, make_certificate, mismatches, scope_for, upstreams, wsgi_reply)  # fmt: skip
 from conformance import app as wsgi_stand_in
 from osscname import load_bindings
 from osscname.decision import Facts, Proxy, decide
@@ -223,7 +223,7 @@ def raw_origin() -> Iterator[RawOrigin]:
 
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    with serve_origin(BUCKETS_DIR) as running:
+    with corpus_origin() as running:
         yield running
 
 
@@ -246,7 +246,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 @pytest.fixture(scope="module")
 def in_process(origin: Any, loop: asyncio.AbstractEventLoop) -> Iterator[tuple[ASGICustomDomainMiddleware, CustomDomainMiddleware]]:
     overrides = upstreams(origin.address, BINDINGS)
-    asgi, wsgi = ASGICustomDomainMiddleware(asgi_app, BINDINGS, upstreams=overrides), CustomDomainMiddleware(wsgi_stand_in, BINDINGS, upstreams=overrides)
+    asgi = ASGICustomDomainMiddleware(asgi_app, BINDINGS, upstreams=overrides, credentials=READER)
+    wsgi = CustomDomainMiddleware(wsgi_stand_in, BINDINGS, upstreams=overrides, credentials=READER)
     yield asgi, wsgi
     loop.run_until_complete(asgi.aclose())
     wsgi.close()
@@ -321,7 +322,7 @@ def test_unbound_reaches_the_app_untouched(kind: str) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append((scope, receive, send))
 
-    middleware = ASGICustomDomainMiddleware(app, BINDINGS)
+    middleware = ASGICustomDomainMiddleware(app, BINDINGS, credentials=READER)
     scope: dict[str, Any] = {"type": kind}
     if kind != "lifespan":
         scope.update(scope_for(Case("unbound", "", _request("www.unbound.example", "/x"), {})), type=kind)
@@ -342,7 +343,7 @@ def test_websocket_to_a_bound_host_is_refused() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         raise AssertionError("a bound host never reaches the app")
 
-    middleware = ASGICustomDomainMiddleware(app, BINDINGS)
+    middleware = ASGICustomDomainMiddleware(app, BINDINGS, credentials=READER)
     scope = {**scope_for(Case("ws", "", _request("go.example.org", "/ws", scheme="https"), {})), "type": "websocket", "scheme": "wss"}
     sent, _, _ = _drive(middleware, {**scope, "extensions": {"websocket.http.response": {}}})
     assert [m["type"] for m in sent] == ["websocket.http.response.start", "websocket.http.response.body"]
@@ -377,9 +378,9 @@ def test_options_are_checked() -> None:
 
     for bad in ({"timeout": 0}, {"cache_size": 0}, {"x_for": -1}, {"reload": -1}, {"upstreams": {FILES: "nowhere"}}):
         with pytest.raises(ValueError):
-            ASGICustomDomainMiddleware(app, BINDINGS, **bad)
+            ASGICustomDomainMiddleware(app, BINDINGS, credentials=READER, **bad)
     with pytest.raises(ValueError, match="reload needs"):
-        ASGICustomDomainMiddleware(app, BINDINGS, reload=1)
+        ASGICustomDomainMiddleware(app, BINDINGS, credentials=READER, reload=1)
 
 
 def test_host_cache_stays_bounded() -> None:
@@ -387,7 +388,7 @@ def test_host_cache_stays_bounded() -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b""})
 
-    middleware = ASGICustomDomainMiddleware(app, BINDINGS, cache_size=8)
+    middleware = ASGICustomDomainMiddleware(app, BINDINGS, credentials=READER, cache_size=8)
 
     async def flood() -> None:
         for i in range(100):
@@ -722,7 +723,7 @@ def stand_in(origin: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     folder = tmp_path_factory.mktemp("uvicorn-corpus")
     certificate = make_certificate(require_binary("openssl"), folder)
     port, tls_port = free_port(), free_port()
-    environment = {"OSSCNAME_ORIGIN": origin.address}
+    environment = {"OSSCNAME_ORIGIN": origin.address, **SECRETS}
     tls = ("--ssl-certfile", str(certificate.cert), "--ssl-keyfile", str(certificate.key))
     with serving(server_command("uvicorn", "asgi_apps.stand_in:app", port), port, environment, folder / "http.log"), \
          serving(server_command("uvicorn", "asgi_apps.stand_in:app", tls_port, *tls), tls_port, environment, folder / "https.log"):  # fmt: skip

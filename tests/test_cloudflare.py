@@ -676,7 +676,6 @@ class CorpusWorker:
 
 @pytest.fixture(scope="module")
 def corpus_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusWorker]:
-    from osscname.testing import serve_origin
 
     made = generate(conformance.BINDINGS_FILE, "--skip-unsupported")
     assert made.code == 0
@@ -684,7 +683,7 @@ def corpus_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusWo
     assert len(refused) == len(made.err.splitlines()), made.err
     bindings = conformance.load_corpus_bindings()
     folder = tmp_path_factory.mktemp("worker-corpus")
-    with serve_origin(conformance.BUCKETS_DIR) as origin, workerd(folder, made.out, origin.address, [b.bucket_host for b in bindings]) as served:
+    with conformance.corpus_origin() as origin, workerd(folder, made.out, origin.address, [b.bucket_host for b in bindings], secrets=conformance.SECRETS) as served:
         yield CorpusWorker(served, refused)
 
 

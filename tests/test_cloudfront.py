@@ -532,9 +532,7 @@ def edge_reply(case: conformance.Case, result: dict[str, Any], origin: str) -> c
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[str]:
-    from osscname.testing import serve_origin
-
-    with serve_origin(conformance.BUCKETS_DIR) as running:
+    with conformance.corpus_origin() as running:
         yield running.address
 
 
@@ -580,6 +578,20 @@ NOT_ASKED = {
     'subdir-not-found-with-error-document-folder-slash': 'refused nf.example.org (http viewers): error_document',
     'subdir-redirect-folder-no-slash': 'refused site.example.org (http viewers): subdir: redirect',
     'subdir-redirect-folder-query-canonical-host': 'refused site.example.org (http viewers): subdir: redirect',
+    'private-rewrite-object': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-head': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-range': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-canonical-target': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-client-signature-dropped': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-root-index': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-folder-served': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-error-document': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-refuses-acl': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-rewrite-refuses-response-override': 'refused vault.abc.com (http viewers): subdir: serve',
+    'private-redirect-presigned': 'refused share.abc.com (http viewers): private',
+    'private-redirect-presigned-https-hsts': 'refused share.abc.com (https viewers): private',
+    'private-redirect-dot-segment': 'refused share.abc.com (http viewers): private',
+    'private-redirect-refuses-version': 'refused share.abc.com (http viewers): private',
     'subdir-redirect-folder-slash': 'refused site.example.org (http viewers): subdir: redirect',
     'subdir-redirect-missing': 'refused site.example.org (http viewers): subdir: redirect',
     'rewrite-put-405': 'refused docs.example.org (http viewers): subdir: serve',

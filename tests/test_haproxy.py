@@ -168,9 +168,7 @@ class Served:
 
 @pytest.fixture(scope="module")
 def origin() -> Iterator[Any]:
-    from osscname.testing import serve_origin
-
-    with serve_origin(conformance.BUCKETS_DIR) as running:
+    with conformance.corpus_origin() as running:
         yield running
 
 
@@ -197,14 +195,14 @@ def corpus_haproxy(haproxy_binary: str, origin: Any, tmp_path_factory: pytest.Te
 def middleware(origin: Any) -> Iterator[Any]:
     from osscname.middleware import CustomDomainMiddleware
 
-    wrapped = CustomDomainMiddleware(conformance.app, BINDINGS, upstreams=conformance.upstreams(origin.address, BINDINGS))
+    wrapped = CustomDomainMiddleware(conformance.app, BINDINGS, upstreams=conformance.upstreams(origin.address, BINDINGS), credentials=conformance.READER)
     yield wrapped
     wrapped.close()
 
 
 #: The corpus bindings HAProxy refuses, and the feature that refuses each.
 REFUSED = {"files.abc.com": "subdir: serve", "docs.example.org": "subdir: serve", "nf.example.org": "error_document",
-           "site.example.org": "subdir: redirect", "secure.abc.com": "error_document"}  # fmt: skip
+           "site.example.org": "subdir: redirect", "secure.abc.com": "error_document", "vault.abc.com": "subdir: serve", "share.abc.com": "private"}  # fmt: skip
 
 
 def not_asked(case: conformance.Case, refused: dict[str, str]) -> str | None:
@@ -222,7 +220,7 @@ def not_asked(case: conformance.Case, refused: dict[str, str]) -> str | None:
 NOT_ASKED = {case: "only for middleware" for case in ("host-raw-utf8-unbound", "host-bad-port-unbound", "host-port-out-of-range-unbound", "host-space-unbound")}
 
 
-def test_refused_corpus_bindings_are_exactly_those_needing_a_second_request(corpus_haproxy: Served) -> None:
+def test_refused_corpus_bindings_are_exactly_those_needing_a_second_request_or_a_signature(corpus_haproxy: Served) -> None:
     assert sorted(corpus_haproxy.refused) == sorted(REFUSED)
     for domain, feature in REFUSED.items():
         assert corpus_haproxy.refused[domain].startswith(feature), corpus_haproxy.refused[domain]
