@@ -1,6 +1,6 @@
 // Runs runtimes/nginx_sign.js in the njs CLI (the interpreter nginx embeds) on the cases in the JSON file
 // named by the last argument, and prints one JSON answer per case (tests/test_nginx_private.py compares
-// them with osscname.signing): njs -p runtimes tests/js/nginx-sign-harness.js CASES.json
+// them with osscname.signing; one line each: the CLI's console.log cuts long lines): njs -p runtimes tests/js/nginx-sign-harness.js CASES.json
 import sign from 'nginx_sign.js';
 
 const fs = require('fs');
@@ -27,4 +27,4 @@ const answers = cases.map((c) => {
     refused: sign.privateRefused(c.base_path, path, query),
   };
 });
-console.log(JSON.stringify(answers));
+answers.forEach((answer) => console.log(JSON.stringify(answer)));
