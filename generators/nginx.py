@@ -35,6 +35,13 @@ Why the file has the shape it has:
   resolve at request time is refused unless ``--resolver`` or ``--upstream`` says how. What nginx does
   differently and cannot help (raw non-ASCII bytes of the target copied as sent, its own ``400`` for
   targets it cannot normalise) is declared as :class:`~osscname.features.Deviates` (:func:`declare`).
+* **Private buckets signed by njs.** When a kept binding is private, the file imports the static
+  signer ``runtimes/nginx_sign.js`` (``js_import``) and routes private records to signed variants of
+  the proxy locations (``/signed`` appended), whose ``js_set`` variables give the canonical target
+  and the Authorization of each upstream request; the route's values reach njs as the maps' fields,
+  never as text in the script. njs is needed only then, so a file without private bindings loads in
+  a stock nginx; ``private`` is declared Supported-with-a-note when the module is found at
+  generation time (or ``--njs``), and refused otherwise with what to install.
 * **Buffers for large objects.** :data:`PROXY_BUFFERING` holds the proxy buffer sizes chosen from
   ``bench/nginx_proxy.py`` (64 clients fetching a 10 MiB object).
 * **Hash sizes from the input.** :func:`hash_sizes` replays nginx's own table-building loop
@@ -51,13 +58,16 @@ import ipaddress
 import itertools
 import math
 import operator
+import os
 import re
 import sys
+from importlib import resources
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup
 
+from osscname.decision import signing_of
 from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import UNSAFE, Binding, BindingSet, Route
 
@@ -66,7 +76,7 @@ from osscname.features import Declaration, Deviates, Refused, Supported
 from .base import Target, UnsafeValue, environment, make_parser, options_from, parse_upstream, run
 
 __all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "Slot", "Field", "FIELDS", "records", "hash_sizes",
-           "HashSizes", "PROXY_BUFFERING", "Buffering", "REDIRECT_STATUSES"]  # fmt: skip
+           "HashSizes", "PROXY_BUFFERING", "Buffering", "REDIRECT_STATUSES", "NJS_MODULE_FILES", "njs_installed", "default_njs_module"]  # fmt: skip
 
 TEMPLATE = "nginx.conf.j2"
 PROG = "generate-nginx"
@@ -87,9 +97,43 @@ REDIRECT_STATUSES = (301, 302, 307, 308)
 Buffering = tuple[tuple[str, tuple[str, ...]], ...]
 PROXY_BUFFERING: Buffering = (("proxy_buffer_size", ("64k",)), ("proxy_buffers", ("16", "64k")), ("proxy_busy_buffers_size", ("128k",)))
 
+#: The signing part adds some 30 variables: nginx's default variables_hash_max_size (1024) then warns
+#: "could not build optimal variables_hash" on every start (measured with nginx 1.22.1).
+VARIABLES_HASH = ("variables_hash_max_size", 2048)
+#: The signed variants of the proxy locations (the template's "--- private buckets" part): (location,
+#: which target the njs signer signs there: object | folder | error, what a 404 gets, whether the
+#: request's Range and conditions go along). The same chain as the unsigned locations, each request signed.
+SIGNED_LOCATIONS: tuple[tuple[str, str, str | None, bool], ...] = (
+    ("= /.osscname/proxy/signed", "object", None, True),
+    ("= /.osscname/error-document/signed", "object", "@osscname_signed_error_document", True),
+    ("= /.osscname/folder/signed", "object", "= @osscname_signed_folder", True),
+    ("= /.osscname/folder-error-document/signed", "object", "= @osscname_signed_folder_error_document", True),
+    # No "<path>/<index>" either: answer with the object's own 404, as the middleware does.
+    ("@osscname_signed_folder", "folder", "= @osscname_signed_object", True),
+    ("@osscname_signed_object", "object", None, True),
+    ("@osscname_signed_folder_error_document", "folder", "@osscname_signed_error_document", True),
+    # The error document is fetched whole: without the request's Range and conditions.
+    ("@osscname_signed_error_document", "error", None, False),
+)
 SUBDIR_REDIRECT_REFUSAL = (
     "subdir: redirect must know whether <path>/{index} exists before answering, which nginx cannot ask "
     "the bucket; use subdir: serve or subdir: not_found for this domain, or serve it through the middleware"
+)
+#: Where distributions put nginx's njs module (Debian's libnginx-mod-http-js first): found at generation
+#: time, the feature ``private`` is Supported without ``--njs``.
+NJS_MODULE_FILES = ("/usr/lib/nginx/modules/ngx_http_js_module.so", "/usr/lib64/nginx/modules/ngx_http_js_module.so",
+                    "/etc/nginx/modules/ngx_http_js_module.so", "/usr/local/nginx/modules/ngx_http_js_module.so")  # fmt: skip
+#: The static njs signer, installed with the package (runtimes/nginx_sign.js).
+NJS_SIGNER = "nginx_sign.js"
+PRIVATE_REFUSAL = (
+    "private: the bucket answers signed requests only, and nginx signs them with njs, which is not installed here "
+    "(no ngx_http_js_module.so in /usr/lib/nginx/modules): apt-get install libnginx-mod-http-js, or pass --njs "
+    "(or --njs-module PATH) if the nginx that loads this file has it"
+)
+PRIVATE_DEVIATION = (
+    "signed with njs; a signature the bucket refuses (wrong secret, skewed clock) gets a plain 403 where the middleware "
+    "answers 502 (nginx cannot read the bucket's error code), and a client's own x-oss-*/x-amz-* headers other than the "
+    "signed ones go along, so the bucket refuses that request, where the middleware drops them"
 )
 RESOLVER_REFUSAL = (
     "nginx resolves {bucket_host} at request time: pass --resolver ADDR (your DNS server), "
@@ -168,6 +212,12 @@ def parser() -> argparse.ArgumentParser:
                         "=http://ADDR:PORT or =https://ADDR:PORT also fixes the scheme; the middleware's upstreams")
     p.add_argument("--trusted-certificate", type=parse_path, default=DEFAULT_TRUSTED_CERTIFICATE, metavar="PATH",
                    help=f"CA bundle that https buckets are verified against (default {DEFAULT_TRUSTED_CERTIFICATE})")
+    p.add_argument("--njs", action="store_true",
+                   help="sign private buckets' requests with njs even though ngx_http_js_module.so is not on this machine "
+                        "(the nginx that loads the file must load it)")
+    p.add_argument("--njs-module", type=parse_path, metavar="PATH",
+                   help="the njs signer that js_import loads: where you copied runtimes/nginx_sign.js (implies --njs; "
+                        "default: the copy installed with osscname)")
     p.add_argument("--no-hash-sizes", action="store_true",
                    help="leave out the http-wide *_hash_* directives (put the values from the header comment in nginx.conf)")
     return p  # fmt: skip
@@ -185,6 +235,10 @@ class Options:
     upstreams: dict[str, tuple[str | None, str]] = field(default_factory=dict)
     trusted_certificate: str = DEFAULT_TRUSTED_CERTIFICATE
     no_hash_sizes: bool = False
+    #: private bindings are signed with njs (``--njs``, ``--njs-module``, or the module found on this machine)
+    njs: bool = False
+    #: the file ``js_import`` loads; ``None``: the copy installed with the package (:func:`default_njs_module`)
+    njs_module: str | None = None
 
 
 def choose(args: argparse.Namespace) -> tuple[Target, Options]:
@@ -198,7 +252,19 @@ def choose(args: argparse.Namespace) -> tuple[Target, Options]:
         parser().error("--ssl-certificate and --ssl-certificate-key need an ssl listener (--listen '443 ssl')")
     args.upstreams = dict(args.upstream or ())
     args.resolver = tuple(args.resolver or ())
+    args.njs = args.njs or args.njs_module is not None or njs_installed()
     return TARGET, options_from(args, Options)
+
+
+def njs_installed(candidates: Iterable[str] = NJS_MODULE_FILES) -> bool:
+    """Whether this machine has nginx's njs module: the file that ``load_module`` would load."""
+    return any(os.path.isfile(path) for path in candidates)
+
+
+def default_njs_module() -> str:
+    """The installed package's copy of the signer: what the file's ``js_import`` loads unless
+    ``--njs-module`` says otherwise (an editable install points into the source tree)."""
+    return str(resources.files("osscname.runtimes").joinpath(NJS_SIGNER))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,10 +311,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "endpoint_type.accelerate": Supported(), "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(),
         "endpoint.path": Supported(), "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(),
         "wildcard": Supported(), "zone_apex": Supported(), "request.absolute_form": Supported(),
-        "private": Refused(
-            "private: the bucket answers signed requests only, and this file does not sign (njs signing is not built yet): "
-            "serve the domain through the middleware, or make the bucket public-read"
-        ),
+        "private": Deviates(PRIVATE_DEVIATION) if options.njs else Refused(PRIVATE_REFUSAL),
         "request.invalid_characters": Deviates(f"{OWN_400_RAW}; {RAW_BYTES}"),
         "request.unnormalisable": Deviates(f"{OWN_400}; {NO_HSTS_ON_OWN_400}"),
         "request.invalid_host": Deviates(
@@ -288,6 +351,8 @@ HOST = Slot("a host[:port]", re.compile(rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9a-f:
 #: RFC 3986 path characters that need no quotes in nginx, and %XX escapes: what percent-encoding leaves.
 _PATH_CHARS = r"(?:[A-Za-z0-9\-._~!&()*+,=:@/]|%[0-9A-Fa-f]{2})*"
 PATH = Slot("a percent-encoded path starting with /", re.compile("/" + _PATH_CHARS))
+REGION = Slot("a region id", re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*"))
+BUCKET = Slot("a bucket name", re.compile(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]"))
 RELATIVE_PATH = Slot("a percent-encoded relative path", re.compile(_PATH_CHARS))
 NUMBER = Slot("a positive number", re.compile("[1-9][0-9]{0,9}"))
 
@@ -316,7 +381,19 @@ FIELDS = (
     Field("folder", _words("serve"), lambda r: r.folder or "", "serve: a folder URL without its slash whose object is missing gets <path>/<index>"),
     Field("error_path", PATH, lambda r: r.error_path or "", "the error document's upstream path, served with 404 for a missing object"),
     Field("upstream_host", _words("domain"), lambda r: "domain" if r.upstream_host == "domain" else "", "domain: the request's host goes upstream as Host"),
+    Field("private", _words("oss", "s3"), lambda r: _signing(r, "kind"), "a private bucket: requests are signed by the njs signer (oss: OSS V4, s3: SigV4)"),
+    Field("private_region", REGION, lambda r: _signing(r, "region"), "the signature's region (private)"),
+    Field("bucket", BUCKET, lambda r: r.bucket if _signing(r, "kind") == "oss" else "", "the bucket an OSS V4 signature names (private OSS)"),
+    Field("base_path", PATH, lambda r: r.base_path if r.private else "", "the custom endpoint's base path, below which a private bucket's root is refused"),
+    Field("private_expires", NUMBER, lambda r: str(r.private_expires) if r.private and r.mode == "redirect" else "",
+          "a private redirect's presigned Location lifetime, in seconds"),
 )  # fmt: skip
+
+
+def _signing(route: Route, what: str) -> str:
+    """The route's signature kind (oss | s3) or region; ``""`` for a public bucket."""
+    signing = signing_of(route)
+    return "" if signing is None else str(getattr(signing, what))
 
 
 def records(bindings: BindingSet, kept: list[Binding]) -> tuple[list[str], list[str], list[tuple[str, ...]]]:
@@ -573,6 +650,7 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     ssl = any(listen.ssl for listen in options.listen)
     https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
     names, record_of, values = records(bindings, kept)
+    private = any(b.private for b in kept)
     maps = field_maps(values)
     exact = [name for name in names if name[0] != "*"]
     wildcards = [name[2:] for name in names if name[0] == "*"]
@@ -587,7 +665,7 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
         "exact": len(exact),
         "wildcards": len(wildcards),
         "left_out": _left_out(bindings, kept),
-        "hash_directives": sizes.directives(),
+        "hash_directives": sizes.directives() + ([VARIABLES_HASH] if private else []),
         "emit_hash_sizes": not options.no_hash_sizes,
         "host_lines": _lines(f"    {domain} {number};" for domain, number in zip(names, record_of, strict=True)),
         "field_maps": maps,
@@ -602,8 +680,21 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
         "ssl_certificate_key": Markup(options.ssl_certificate_key) if ssl else None,
         "resolvers": list(options.resolver or ()),
         "trusted_certificate": options.trusted_certificate if https_upstream else None,
+        "njs_module": _njs_module(options) if private else None,
+        "private_redirect_statuses": sorted({b.status for b in kept if b.private and b.mode == "redirect"}),
+        "signed_locations": [(Markup(where), Markup(target), None if on_404 is None else Markup(on_404), conditions)
+                             for where, target, on_404, conditions in SIGNED_LOCATIONS],
     }
     return environment().get_template(TEMPLATE).render(context)
+
+
+def _njs_module(options: Options) -> Markup:
+    """The ``js_import`` path, checked like every path written into the file."""
+    path = options.njs_module or default_njs_module()
+    bad = UNSAFE.search(path)
+    if bad:
+        raise UnsafeValue(f"{PROG}: the installed njs signer {path!r} has {bad.group()!r} in its path: copy it elsewhere and pass --njs-module PATH")
+    return Markup(path)
 
 
 TARGET = Target("nginx", ("conf",), Options, declare, render)

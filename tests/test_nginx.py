@@ -183,7 +183,10 @@ def test_one_map_per_field_of_the_route_with_entries_only_where_set(capsys: pyte
         expected = {"action": "proxy" if route.mode == "rewrite" else str(route.status), "https_force": "1" if route.https_force else "",
                     "hsts_max_age": str(route.hsts or ""), "scheme": route.scheme or "", "bucket_host": route.bucket_host,
                     "root": route.root, "index": route.index_url, "folder": route.folder or "", "error_path": route.error_path or "",
-                    "upstream_host": "domain" if route.upstream_host == "domain" else ""}  # fmt: skip
+                    "upstream_host": "domain" if route.upstream_host == "domain" else "",
+                    "private": ("s3" if route.endpoint_type == "custom" else "oss") if route.private else "",
+                    "private_region": route.private_region or "" if route.private else "", "bucket": route.bucket if route.private and route.endpoint_type != "custom" else "",
+                    "base_path": route.base_path if route.private else "", "private_expires": str(route.private_expires or "") if route.private else ""}  # fmt: skip
         assert {name: entries.get(number, "") for name, entries in fields.items()} == expected, binding.domain
     assert all("" not in entries.values() for entries in fields.values())
     assert "|" not in out.split("map $request_uri")[0]  # nothing packed for a regex to split
