@@ -56,10 +56,10 @@ import yaml
 from osscname.credentials import Credentials
 from osscname.loader import load_bindings
 from osscname.model import BindingSet
-from realserver import stop, wait_for_port
+from realserver import CREDENTIAL_NAMES, stop, wait_for_port
 
 __all__ = ["CORPUS_DIR", "BUCKETS_DIR", "BINDINGS_FILE", "CASES_FILE", "APP_BODY", "PRIVATE_BUCKETS", "PRIVATE_REGION", "READER", "SECRETS",
-           "corpus_origin", "left_out", "Request", "Case", "Reply",
+           "corpus_origin", "left_out", "unsigned_location", "Request", "Case", "Reply",
            "load_cases", "load_corpus_bindings", "upstreams", "mismatches", "fetch", "environ_for", "wsgi_reply", "app",
            "asgi_app", "scope_for", "asgi_reply",
            "Certificate", "make_certificate", "write_nginx_conf", "nginx_test", "nginx_running"]  # fmt: skip
@@ -196,6 +196,16 @@ def left_out(refused: dict[str, str]) -> dict[str, str]:
         if binding is not None and binding.domain in refused:
             out[case.id] = f"refused {binding.domain}: {refused[binding.domain]}"
     return out
+
+
+def unsigned_location(location: str | None) -> str | None:
+    """A Location without its signing parameters (``x-oss-*``, ``X-Amz-*``): what two presigned URLs of
+    the same object and query, signed at different times, have in common."""
+    if location is None or "?" not in location:
+        return location
+    url, _, query = location.partition("?")
+    kept = [pair for pair in query.split("&") if not pair.lower().startswith(("x-oss-", "x-amz-"))]
+    return f"{url}?{'&'.join(kept)}" if kept else url
 
 
 def upstreams(address: str, bindings: BindingSet | None = None) -> dict[str, str]:
@@ -450,8 +460,9 @@ def make_certificate(openssl: str, folder: Path) -> Certificate:
 
 
 def write_nginx_conf(prefix: Path, include: Path, port: int, *, tls_port: int | None = None, certificate: Certificate | None = None,
-                     default_server: bool = True, include_first: bool = False, http_extra: str = "") -> Path:  # fmt: skip
-    """``prefix/nginx.conf`` around the generated file ``include``; returns its path."""
+                     default_server: bool = True, include_first: bool = False, http_extra: str = "", njs: str | None = None) -> Path:  # fmt: skip
+    """``prefix/nginx.conf`` around the generated file ``include``; returns its path. With ``njs`` (the
+    module's path), the lines the README has users add for private buckets: ``load_module`` and ``env``."""
     tls = ""
     if tls_port is not None and certificate is not None:
         tls = (f"        listen 127.0.0.1:{tls_port} ssl{' default_server' if default_server else ''};\n"
@@ -460,6 +471,8 @@ def write_nginx_conf(prefix: Path, include: Path, port: int, *, tls_port: int | 
     text = NGINX_CONF.format(prefix=prefix, port=port, default_server=" default_server" if default_server else "", tls_listen=tls,
                              before=line if include_first else "", after="" if include_first else line,
                              http_extra="".join(f"    {extra}\n" for extra in http_extra.splitlines()))  # fmt: skip
+    if njs is not None:
+        text = f"load_module {njs};\n" + "".join(f"env {name};\n" for name in CREDENTIAL_NAMES) + text
     path = prefix / "nginx.conf"
     path.write_text(text, encoding="utf-8")
     return path
@@ -472,14 +485,16 @@ def nginx_test(binary: str, prefix: Path) -> subprocess.CompletedProcess[str]:
 
 
 @contextmanager
-def nginx_running(binary: str, prefix: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def nginx_running(binary: str, prefix: Path, port: int, secrets: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Start nginx (``daemon off``) on ``prefix/nginx.conf`` after ``nginx -t`` passed without a
-    warning; stop it by PID when done."""
+    warning; stop it by PID when done. ``secrets`` are its credentials' variables (and no others of
+    :data:`CREDENTIAL_NAMES` from this process's environment)."""
     checked = nginx_test(binary, prefix)
     if checked.returncode != 0 or "[warn]" in checked.stderr or "[emerg]" in checked.stderr:
         raise AssertionError(f"nginx -t refused {prefix / 'nginx.conf'}:\n{checked.stderr}")
+    environment = {key: value for key, value in os.environ.items() if key not in CREDENTIAL_NAMES} | (secrets or {})
     process = subprocess.Popen([binary, "-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)  # fmt: skip
     try:
         wait_for_port(port, process)
         yield process

@@ -35,6 +35,22 @@ def require_binary(name: str, *candidates: str | os.PathLike[str]) -> str:
     pytest.skip(message)
 
 
+#: The njs module Debian's libnginx-mod-http-js installs: nginx signs private buckets' requests with it.
+NJS_SO = "/usr/lib/nginx/modules/ngx_http_js_module.so"
+#: The variables nginx passes to njs (the ``env`` lines of nginx.conf): the official SDKs' names.
+CREDENTIAL_NAMES = ("OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+
+
+def require_njs() -> str:
+    """The njs module nginx loads; skip, or fail under CI, if Debian's libnginx-mod-http-js is absent."""
+    if os.path.isfile(NJS_SO):
+        return NJS_SO
+    message = f"{NJS_SO} is not installed (./dev test installs libnginx-mod-http-js)"
+    if IN_CI:
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

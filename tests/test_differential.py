@@ -28,7 +28,7 @@ from differential import Answer, Campaign, Request, Tally
 from osscname.hosts import normalize_host
 from osscname.loader import load_bindings
 from osscname.model import Binding, BindingSet
-from realserver import REPO, free_port, require_binary
+from realserver import REPO, free_port, require_binary, require_njs
 
 SEED = int(os.environ.get("OSSCNAME_FUZZ_SEED", "20261201"))
 FILES = int(os.environ.get("OSSCNAME_FUZZ_FILES", "3"))
@@ -236,8 +236,8 @@ def serve(campaign: Campaign, folder: Path) -> Iterator[Running]:
                           "--listen", f"127.0.0.1:{tls_port} ssl", "--ssl-certificate", str(certificate.cert),
                           "--ssl-certificate-key", str(certificate.key), *overrides, "-o", str(prefix / "oss.conf")])  # fmt: skip
         refused["nginx"] = _refused(made.stderr)
-        write_nginx_conf(prefix, prefix / "oss.conf", port, tls_port=tls_port, certificate=certificate)
-        stack.enter_context(nginx_running(binary, prefix, port))
+        write_nginx_conf(prefix, prefix / "oss.conf", port, tls_port=tls_port, certificate=certificate, njs=require_njs())
+        stack.enter_context(nginx_running(binary, prefix, port, SECRETS))
         ask["nginx"] = lambda batch: [differential.send(tls_port if r.scheme == "https" else port, r, r.scheme == "https") for r in batch]
 
         # Caddy (http: its TLS listener picks certificates by SNI, which random names below wildcards miss)

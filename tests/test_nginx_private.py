@@ -32,25 +32,14 @@ from osscname.decision import private_refused
 from osscname.generators import nginx
 from osscname.signing import Signer, canonical_target
 from osscname.testing import RunningOrigin, serve_origin
-from realserver import IN_CI, REPO, free_port, require_binary, send, stop, wait_for_port, write_objects
+from realserver import REPO, free_port, require_binary, require_njs, send, stop, wait_for_port, write_objects
 from test_private import BIG, DOCS, HOME, MISSING, OBJECTS, OWN_403, fetch_url, leaks, serving, write_bindings
 from test_signing import BUCKET, HOST, NANIO, READER, REGION, STS, S3Server, body_of, botocore_client, flip, moto_server, nanio_server, require_module  # noqa: F401
 from test_signing import error_code as xml_code
 
-NJS_SO = "/usr/lib/nginx/modules/ngx_http_js_module.so"
 ICP = "浙ICP备12345678号-1"
 OSS_NAMES = ["OSS_ACCESS_KEY_ID", "OSS_ACCESS_KEY_SECRET", "OSS_SESSION_TOKEN"]
 AWS_NAMES = ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"]
-
-
-def require_njs() -> str:
-    """The njs module nginx loads; skip, or fail under CI, if Debian's libnginx-mod-http-js is absent."""
-    if os.path.isfile(NJS_SO):
-        return NJS_SO
-    message = f"{NJS_SO} is not installed (./dev test installs libnginx-mod-http-js)"
-    if IN_CI:
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
 
 
 # --- the signer in the njs CLI, against osscname.signing -----------------------------------------
