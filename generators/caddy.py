@@ -223,8 +223,8 @@ def declare(options: Options) -> dict[str, Declaration]:
     return {
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": Deviates(BARE_QUERY_NOTE), "prefix": Supported(), "index": Supported(),
-        "subdir.redirect": Supported(), "subdir.serve": Supported(), "subdir.not_found": Supported(),
-        "error_document": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
+        "subdir.redirect": Supported(), "subdir.serve": Supported(), "subdir.not_found": Supported(), "subdir.root": Supported(),
+        "error_document": Supported(), "error_document.status": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
         "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(), "scheme.https": Supported(),
         "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
