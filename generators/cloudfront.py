@@ -78,7 +78,7 @@ def _rewrite(binding: Binding) -> bool:
 
 _SUBDIR = Refused(
     "subdir: {subdir} needs to know whether a folder URL's object is missing and its {index} exists, which only "
-    "the origin's answer tells: set subdir: not_found or remove index"
+    "the origin's answer tells: set subdir: not_found or root, or remove index"
 )
 _PORT = Refused(
     "the origin {bucket_host} has a port: cf.updateRequestOrigin takes a domain name without one, so the Host it "
