@@ -21,7 +21,9 @@ How a binding becomes CDN rules (``BatchSetCdnDomainConfig`` function names and 
   It answers 302, 303 or 307 only, so 301 and 308 bindings are refused. A binding with an index gets two
   rules with disjoint patterns (paths ending in ``/`` get the index), so their order does not matter.
 * rewrite → the oss origin, ``set_req_host_header`` (the bucket host, or the domain itself for
-  ``upstream_host: domain``), and ``back_to_origin_url_rewrite`` for the prefix and the index. A private
+  ``upstream_host: domain``), and ``back_to_origin_url_rewrite`` for the prefix and the index (``subdir:
+  root``: every folder URL to the root index document). It writes no bucket website configuration
+  (PutBucketWebsite): folders and the error document are the rules' and osscname's, not OSS's. A private
   bucket adds ``l2_oss_key`` with ``private_oss_auth=on``: the CDN signs its back-to-origin requests itself
   (the bucket in the same account, the CDN granted the role ``AliyunCDNAccessingPrivateOSSRole``).
 
@@ -96,9 +98,13 @@ _STATUS = Refused(
     "Alibaba CDN's access URL rewrite (host_redirect) answers 302, 303 or 307 only, so status {status} "
     "cannot be honoured: set status: 302 or 307"
 )
+_ERROR_DOCUMENT = Refused(
+    "Alibaba CDN's custom error pages redirect to the page instead of serving its body with the error document's status: "
+    "remove error_document"
+)
 _SUBDIR = Refused(
     "subdir: {subdir} needs a second origin fetch when a folder URL's object is missing, which "
-    "Alibaba CDN cannot make: set subdir: not_found"
+    "Alibaba CDN cannot make: set subdir: not_found (or root)"
 )
 _CUSTOM = Refused(
     "endpoint {bucket_host}{base_path} is not an OSS bucket: Alibaba CDN's oss origin and the OSS domain "
@@ -111,11 +117,8 @@ def declare(options: Options) -> dict[str, Declaration]:
         "redirect.301": _STATUS, "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": _STATUS,
         "rewrite": Deviates("methods other than GET, HEAD and OPTIONS reach OSS instead of getting 405"),
         "prefix": Supported(), "index": Supported(),
-        "subdir.redirect": _SUBDIR, "subdir.serve": _SUBDIR, "subdir.not_found": Supported(),
-        "error_document": Refused(
-            "Alibaba CDN's custom error pages redirect to the page instead of serving its body with status 404: "
-            "remove error_document"
-        ),
+        "subdir.redirect": _SUBDIR, "subdir.serve": _SUBDIR, "subdir.not_found": Supported(), "subdir.root": Supported(),
+        "error_document": _ERROR_DOCUMENT, "error_document.status": _ERROR_DOCUMENT,
         "upstream_host.domain": Refused(
             "upstream_host: domain needs the domain bound to the bucket, and OSS binds no wildcard domain: "
             "set upstream_host: bucket",
@@ -187,7 +190,9 @@ def _origin_rules(binding: Binding) -> list[Function]:
     def rule(label: str, pattern: Markup, target: Markup) -> Function:
         return Function(label, "back_to_origin_url_rewrite", (("source_url", pattern), ("target_url", target), ("flag", "break")))
 
-    if binding.index:
+    if binding.route.root_index:  # subdir: root (OSS SupportSubDir off): every folder gets the root index document
+        out.append(rule("origin_folder", _FOLDER, Markup(base.guard(binding.route.root_index))))
+    elif binding.index:
         out.append(rule("origin_folder", _FOLDER, _with_capture(path, binding.route.index_url)))
     if binding.prefix:
         out.append(rule("origin_path", _FILE if binding.index else _ANY, _with_capture(path)))

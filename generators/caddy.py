@@ -135,8 +135,8 @@ DOT_SEGMENT = _on_target(r"(?i)^(?:[^?]*(?:/|%2f))?(?:\.|%2e){1,2}(?:(?:/|%2f)[^
 DROPPED = ["Forwarded", "Expect"]
 CONDITIONS = ["Range", "If-Range", "If-Match", "If-None-Match", "If-Modified-Since", "If-Unmodified-Since"]
 #: The fields of a route's record (:func:`record`), in order; the answer sets a variable for each.
-FIELDS = ("action", "force", "hsts", "scheme", "bucket", "root", "index", "upstream_host", "folder", "error", "via_http",
-          "via_https", "dial_http", "dial_https")  # fmt: skip
+FIELDS = ("action", "force", "hsts", "scheme", "bucket", "root", "index", "upstream_host", "folder", "error", "error_status",
+          "root_index", "via_http", "via_https", "dial_http", "dial_https")  # fmt: skip
 
 
 # --- command line ------------------------------------------------------------------------------
@@ -223,8 +223,8 @@ def declare(options: Options) -> dict[str, Declaration]:
     return {
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": Deviates(BARE_QUERY_NOTE), "prefix": Supported(), "index": Supported(),
-        "subdir.redirect": Supported(), "subdir.serve": Supported(), "subdir.not_found": Supported(),
-        "error_document": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
+        "subdir.redirect": Supported(), "subdir.serve": Supported(), "subdir.not_found": Supported(), "subdir.root": Supported(),
+        "error_document": Supported(), "error_document.status": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
         "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(), "scheme.https": Supported(),
         "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
@@ -296,7 +296,8 @@ def record(route: Route, options: Options, overrides: dict[str, int]) -> str:
                   force="1" if route.https_force else "", hsts=str(route.hsts) if route.hsts else "", scheme=route.scheme or "")  # fmt: skip
     if route.mode == "rewrite":
         values.update(action="proxy", upstream_host=route.bucket_host if route.upstream_host == "bucket" else "",
-                      folder=route.folder or "", error=route.error_path or "")  # fmt: skip
+                      folder=route.folder or "", error=route.error_path or "", root_index=route.root_index or "",
+                      error_status=str(route.error_status) if route.error_path and route.error_status != 404 else "")  # fmt: skip
         for request_scheme in ("http", "https"):
             values[f"via_{request_scheme}"], values[f"dial_{request_scheme}"] = _connection(route, route.scheme or request_scheme, options, overrides)
     for value in values.values():
@@ -407,9 +408,12 @@ class _Proxies:
         return self.proxy({"path_regexp": self.OBJECT}, handle_response=follow)
 
     def error_document(self) -> Json:
-        """The error document, whole, its 200 answered as 404; any other answer relayed."""
+        """The error document, whole, its 200 answered as 404 (or kept: ``error_status`` 200, a single-page
+        app); any other answer relayed."""
         rewrite = {"uri": Markup("?"), "path_regexp": [{"find": Markup("^.*$"), "replace": _var("error")}]}
-        return self.proxy(rewrite, plain=True, handle_response=[{"match": {"status_code": [200]}, "status_code": 404}])
+        as_404 = self.proxy(rewrite, plain=True, handle_response=[{"match": {"status_code": [200]}, "status_code": 404}])
+        return _subroute([{"match": [{"vars": _is("error_status", "200")}], "handle": [self.proxy(rewrite, plain=True)], "terminal": True},
+                          {"handle": [as_404], "terminal": True}])  # fmt: skip
 
     def after_folder(self) -> list[Json]:
         """No folder index either: the error document, else the object's own 404 (fetched again)."""
@@ -431,6 +435,10 @@ class _Proxies:
     def routes(self) -> list[Json]:
         no_slash = {"not": [SLASH]}
         return [
+            # subdir: root (OSS SupportSubDir off): a folder URL's path becomes "/", whose object path
+            # (OBJECT) is the root index document, whatever the folder; the follow-ups below apply to it.
+            {"match": [{**SLASH, "not": [{"vars": _is("root_index", "")}]}],
+             "handle": [{"handler": "rewrite", "path_regexp": [{"find": Markup("^.*$"), "replace": Markup("/")}]}]},
             {"match": [{"method": ["OPTIONS"]}], "handle": [self.object()], "terminal": True},  # a preflight is about the object
             {"match": [{**no_slash, "vars": _is("folder", "serve")}], "handle": [self.object(self.folder_serve())], "terminal": True},
             {"match": [{**no_slash, "vars": _is("folder", "redirect")}], "handle": [self.object(self.folder_redirect())], "terminal": True},

@@ -108,8 +108,8 @@ def declare(options: Options) -> dict[str, Declaration]:
     return {
         **{name: Supported() for name in _EVERYWHERE},
         "rewrite": _RULES_ONLY_REDIRECT, "subdir.redirect": _RULES_ONLY_REDIRECT, "subdir.serve": _RULES_ONLY_REDIRECT,
-        "subdir.not_found": _RULES_ONLY_REDIRECT, "error_document": _RULES_ONLY_REDIRECT,
-        "upstream_host.domain": _RULES_ONLY_REDIRECT,
+        "subdir.not_found": _RULES_ONLY_REDIRECT, "subdir.root": _RULES_ONLY_REDIRECT, "error_document": _RULES_ONLY_REDIRECT,
+        "error_document.status": _RULES_ONLY_REDIRECT, "upstream_host.domain": _RULES_ONLY_REDIRECT,
         "https.hsts": Refused("hsts needs a Strict-Transport-Security header, which a redirect rule cannot add: use --format worker, or the zone's HSTS setting and remove hsts"),
         "endpoint.ip": Supported(), "endpoint.port": Supported(),
         "private": Refused("private: a redirect rule cannot presign its Location: serve the domain through the middleware"),
@@ -119,7 +119,8 @@ def declare(options: Options) -> dict[str, Declaration]:
 
 #: Features both formats support as the middleware does (each format adds its own rows).
 _EVERYWHERE = ("redirect.301", "redirect.302", "redirect.307", "redirect.308", "rewrite", "prefix", "index",
-               "subdir.redirect", "subdir.serve", "subdir.not_found", "error_document", "https.force", "https.hsts",
+               "subdir.redirect", "subdir.serve", "subdir.not_found", "subdir.root", "error_document",
+               "error_document.status", "https.force", "https.hsts",
                "scheme.request", "scheme.http", "scheme.https", "endpoint_type.public", "endpoint_type.internal",
                "endpoint_type.accelerate", "endpoint_type.accelerate_overseas", "endpoint", "endpoint.path", "icp",
                "wildcard", "zone_apex")  # fmt: skip

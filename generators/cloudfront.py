@@ -78,7 +78,7 @@ def _rewrite(binding: Binding) -> bool:
 
 _SUBDIR = Refused(
     "subdir: {subdir} needs to know whether a folder URL's object is missing and its {index} exists, which only "
-    "the origin's answer tells: set subdir: not_found or remove index"
+    "the origin's answer tells: set subdir: not_found or root, or remove index"
 )
 _PORT = Refused(
     "the origin {bucket_host} has a port: cf.updateRequestOrigin takes a domain name without one, so the Host it "
@@ -92,8 +92,9 @@ def declare(options: Options) -> dict[str, Declaration]:
     return {
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": Supported(), "prefix": Supported(), "index": Supported(),
-        "subdir.redirect": _SUBDIR, "subdir.serve": _SUBDIR, "subdir.not_found": Supported(),
+        "subdir.redirect": _SUBDIR, "subdir.serve": _SUBDIR, "subdir.not_found": Supported(), "subdir.root": Supported(),
         "error_document": Refused("error_document needs the origin's 404, which a viewer-request function never sees: remove error_document"),
+        "error_document.status": Refused("error_document needs the origin's 404, which a viewer-request function never sees: remove error_document"),
         "upstream_host.domain": Refused(
             "upstream_host: domain needs the viewer's Host sent upstream; CloudFront sends the origin's domain name "
             "(Host is read-only in a viewer-request function): set upstream_host: bucket"

@@ -55,7 +55,7 @@ TEMPLATE = "haproxy.cfg.j2"
 #: The files written into the ``-o`` folder.
 CONFIG, HOSTS_MAP, RECORDS_MAP = "osscname.cfg", "osscname-hosts.map", "osscname-records.map"
 #: Fields of a record, in the order the rules read them (``field(N,|)``, N from 1).
-RECORD = ("action", "force", "hsts", "scheme", "bucket", "root", "index", "upstream_host", "backend_http", "backend_https")
+RECORD = ("action", "force", "hsts", "scheme", "bucket", "root", "index", "root_index", "upstream_host", "backend_http", "backend_https")
 DEFAULT_TRUSTED_CERTIFICATE = "/etc/ssl/certs/ca-certificates.crt"
 DEFAULT_MAPS_DIR = "/etc/haproxy"
 REDIRECT_STATUSES = (301, 302, 307, 308)
@@ -190,7 +190,8 @@ def declare(options: Options) -> dict[str, Declaration]:
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": Supported(), "prefix": Supported(), "index": Supported(),
         "subdir.redirect": Refused(SUBDIR_REFUSAL), "subdir.serve": Refused(SUBDIR_REFUSAL), "subdir.not_found": Supported(),
-        "error_document": Refused(ERROR_DOCUMENT_REFUSAL), "upstream_host.domain": Supported(), "https.force": Supported(),
+        "subdir.root": Supported(), "error_document": Refused(ERROR_DOCUMENT_REFUSAL),
+        "error_document.status": Refused(ERROR_DOCUMENT_REFUSAL), "upstream_host.domain": Supported(), "https.force": Supported(),
         "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(), "scheme.https": Supported(),
         "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(), "endpoint_type.accelerate": Supported(),
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
@@ -254,6 +255,7 @@ def record(route: Route, backends: _Backends) -> str:
         "bucket": route.bucket_host,
         "root": route.root,
         "index": route.index_url,
+        "root_index": route.root_index or "",
         "upstream_host": route.bucket_host if rewrite and route.upstream_host == "bucket" else "",
         "backend_http": backends.name(route, route.scheme or "http") if rewrite else "",
         "backend_https": backends.name(route, route.scheme or "https") if rewrite else "",

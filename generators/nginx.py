@@ -115,6 +115,14 @@ SIGNED_LOCATIONS: tuple[tuple[str, str, str | None, bool], ...] = (
     # The error document is fetched whole: without the request's Range and conditions.
     ("@osscname_signed_error_document", "error", None, False),
 )
+SUBDIR_ROOT_REFUSAL = (
+    "subdir: root answers every folder URL with the root index document, and this config appends the index to "
+    "the folder's own path: use subdir: serve or not_found for this domain, or serve it through the middleware, Caddy or the Worker"
+)
+ERROR_STATUS_REFUSAL = (
+    "error_document status {error_status} needs the error document's own status relayed, and this config answers "
+    "it with 404: remove status (404), or serve this domain through the middleware, Caddy or the Worker"
+)
 SUBDIR_REDIRECT_REFUSAL = (
     "subdir: redirect must know whether <path>/{index} exists before answering, which nginx cannot ask "
     "the bucket; use subdir: serve or subdir: not_found for this domain, or serve it through the middleware"
@@ -305,7 +313,8 @@ def declare(options: Options) -> dict[str, Declaration]:
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": rewrite, "prefix": Supported(), "index": Supported(),
         "subdir.redirect": Refused(SUBDIR_REDIRECT_REFUSAL), "subdir.serve": Supported(), "subdir.not_found": Supported(),
-        "error_document": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
+        "subdir.root": Refused(SUBDIR_ROOT_REFUSAL), "error_document": Supported(),
+        "error_document.status": Refused(ERROR_STATUS_REFUSAL), "upstream_host.domain": Supported(), "https.force": Supported(),
         "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(),
         "scheme.https": Supported(), "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(),
         "endpoint_type.accelerate": Supported(), "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(),

@@ -75,7 +75,9 @@ Semantics (the conformance corpus checks each of them)
   ``304``, ``416`` included, and ``Content-Length`` pass through. ``subdir`` (a folder URL without
   slash whose object is missing): ``redirect`` (default, OSS Type 0) → ``302`` to
   ``<scheme>://<host><path>/``; ``not_found`` (Type 1) → 404; ``serve`` (Type 2) → ``<path>/<index>``.
-  An upstream 404 with ``error_document`` serves that document with status 404.
+  ``root`` (SupportSubDir off) → every folder URL ``<path>/`` is the root index document, ``<path>`` an
+  ordinary object. An upstream 404 with ``error_document`` serves that document with its status (404, or
+  200: ``error_document: {key, status: 200}``).
 * ``private``: a rewrite signs every upstream request (follow-ups included: OSS V4 for OSS endpoints,
   SigV4 for custom ones) and sends the signer's canonically encoded target, without the client's
   ``Authorization``, ``x-oss-*`` / ``x-amz-*`` headers; a redirect's Location is presigned for

@@ -535,7 +535,7 @@ class _Rewrite:
         if route.error_path:
             document = await self._fetch(upstream, "HEAD" if method == "HEAD" else "GET", route.error_path, "", plain)
             if document.status == 200:
-                document.status = 404
+                document.status = route.error_status
             return document
         return fetched
 

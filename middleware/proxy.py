@@ -43,7 +43,11 @@ OPTIONS request is a CORS preflight about the object itself and passes straight 
   302 to ``<scheme>://<host><path>/`` (+ ``?query``) if it exists; ``not_found`` (Type 1) does not
   look; ``serve`` (Type 2) answers with ``<object>/<index>`` itself (Range and conditions apply);
 * then, if still 404, ``error_document`` (an object key from the bucket's root, not under the
-  prefix; fetched without Range or conditions) is served with status 404.
+  prefix; fetched without Range or conditions) is served with the route's ``error_status`` (404, or
+  200 for a single-page app, as OSS's ErrorDocument HttpStatus); an error document that is not there
+  relays its own answer.
+* ``subdir: root`` (OSS SupportSubDir off) needs no follow-up: :meth:`Route.object_path` already
+  sends every folder URL to the root index document.
 """
 
 from __future__ import annotations
@@ -522,7 +526,7 @@ class Rewrite:
         if route.error_path:
             document = self._fetch(upstream, "HEAD" if method == "HEAD" else "GET", route.error_path, "", plain)
             if document.status == 200:
-                document.status = 404
+                document.status = route.error_status
             return document
         return fetched
 

@@ -55,10 +55,13 @@ def explain(bindings: BindingSet, url: str, method: str = "GET") -> dict[str, An
                 answer[name.lower()] = headers[name]
     else:
         answer.update(action="rewrite", upstream={"url": decision.url, "host": decision.host})
-        if binding.index and not (parts.path or "/").endswith("/"):
+        if binding.route.root_index:  # subdir: root (OSS SupportSubDir off): one index document for every folder
+            answer["folder_index"] = binding.route.root_index
+        elif binding.index and not (parts.path or "/").endswith("/"):
             answer["folder_without_slash"] = binding.subdir
         if decision.error_document:
             answer["error_document"] = binding.error_document
+            answer["error_status"] = decision.error_status
     if "Strict-Transport-Security" in headers:
         answer["hsts"] = headers["Strict-Transport-Security"]
     if decision.signing is not None:
@@ -118,8 +121,11 @@ def _print_explain(answer: dict[str, Any], bindings: BindingSet) -> None:
         print(f"  Host      {answer['upstream']['host']}")
         if "folder_without_slash" in answer:
             print(f"  folders   if the object is missing but <path>/{binding.index} exists: subdir={answer['folder_without_slash']}")
+        if "folder_index" in answer:
+            print(f"  folders   every folder URL (<path>/) gets the root index document {answer['folder_index']} (subdir=root, "
+                  "OSS SupportSubDir off); <path> without its slash is an ordinary object")  # fmt: skip
         if "error_document" in answer:
-            print(f"  missing   404 with the error document {answer['error_document']}")
+            print(f"  missing   {answer['error_status']} with the error document {answer['error_document']}")
     if signing:
         print(f"  signing   {signing['algorithm']}, credential scope {signing['scope']}")
         lifetime = f", valid {signing['expires']} s" if "expires" in signing else ""

@@ -11,7 +11,9 @@ A decision is one of:
   redirect, ``405`` for a method a rewrite does not forward, ``400`` for a dot segment;
 * :class:`Proxy`: the request goes upstream (rewrite), with the follow-ups OSS static website hosting
   makes on a ``404`` for GET and HEAD: the folder probe or folder serve (``subdir``), then the error
-  document.
+  document, its ``200`` answered with the route's ``error_status`` (404, or 200 for a single-page app).
+  With ``subdir: root`` (OSS SupportSubDir off) the object path of every folder URL is already the root
+  index document (:meth:`~osscname.model.Route.object_path`), and there is no folder follow-up.
 
 A private binding's decision carries its :class:`Signing` (algorithm, credential scope, a presigned
 Location's lifetime), never a credential: a signature is made at request time by the middleware, so
@@ -126,9 +128,10 @@ class Proxy(NamedTuple):
     folder: str | None  #: redirect | serve: what a folder URL without its slash gets (GET/HEAD, subdir)
     folder_path: str | None  #: the folder's index document: probed with HEAD (redirect), or served + suffix
     folder_location: str | None  #: the 302 Location when ``folder`` is redirect and the probe finds it
-    error_document: str | None  #: upstream path of the error document served with 404 (GET/HEAD)
+    error_document: str | None  #: upstream path of the error document served with ``error_status`` (GET/HEAD)
     headers: tuple[Header, ...]  #: added to the upstream's answer (HSTS)
     signing: Signing | None = None  #: a private binding: every upstream request (follow-ups too) is signed
+    error_status: int = 404  #: the status the error document's 200 is answered with: 404, or 200 (single-page apps)
 
     @property
     def target(self) -> str:
@@ -234,6 +237,7 @@ def decide(route: Route, facts: Facts) -> Decision:
         error_document=error_document,
         headers=hsts,
         signing=signing,
+        error_status=route.error_status,
     )
 
 

@@ -38,7 +38,9 @@ FEATURES: dict[str, str] = {
     "subdir.redirect": "`subdir: redirect`: a folder URL without its slash gets 302 to `dir/` if `dir/<index>` exists",
     "subdir.serve": "`subdir: serve`: a folder URL without its slash is answered with `dir/<index>`",
     "subdir.not_found": "`subdir: not_found`: a folder URL without its slash is 404",
+    "subdir.root": "`subdir: root` (OSS SupportSubDir off): every folder URL `dir/` is answered with the root index document",
     "error_document": "`error_document`: a missing object is answered with this object and status 404",
+    "error_document.status": "`error_document: {key, status: 200}`: the error document is served with status 200 (single-page apps)",
     "upstream_host.domain": "`upstream_host: domain`: the custom domain is sent upstream as Host",
     "https.force": "`https.force`: plain http gets 301 to https first",
     "https.hsts": "`https.hsts`: Strict-Transport-Security on https answers",
@@ -79,8 +81,9 @@ FIELD_FEATURES: dict[str, tuple[str, ...]] = {
     "status": ("redirect.301", "redirect.302", "redirect.307", "redirect.308"),
     "prefix": ("prefix",),
     "index": ("index",),
-    "subdir": ("subdir.redirect", "subdir.serve", "subdir.not_found"),
+    "subdir": ("subdir.redirect", "subdir.serve", "subdir.not_found", "subdir.root"),
     "error_document": ("error_document",),
+    "error_status": ("error_document.status",),
     "upstream_host": ("upstream_host.domain",),
     "https_force": ("https.force",),
     "hsts": ("https.hsts",),
@@ -146,6 +149,8 @@ def route_features(route: Route) -> frozenset[str]:
             found.append(f"subdir.{route.subdir}")
         if route.error_document:
             found.append("error_document")
+            if route.error_status != 404:
+                found.append("error_document.status")
         if route.upstream_host == "domain":
             found.append("upstream_host.domain")
     return frozenset(found)

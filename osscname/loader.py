@@ -56,7 +56,11 @@ REGIONS = (
 MODES = ("redirect", "rewrite")
 STATUSES = (301, 302, 307, 308)
 SCHEMES = ("http", "https")
-SUBDIRS = ("redirect", "not_found", "serve")
+SUBDIRS = ("redirect", "not_found", "serve", "root")
+#: ``error_document.status``: OSS's ErrorDocument.HttpStatus values that mean something for an error
+#: document: 404 (OSS's default) and 200 (a single-page app's index answering every missing path).
+ERROR_STATUSES = (404, 200)
+ERROR_DOCUMENT_FIELDS = ("key", "status")
 UPSTREAM_HOSTS = ("bucket", "domain")
 ENDPOINT_TYPES = ("public", "internal", "accelerate", "accelerate_overseas")
 TOP_LEVEL = ("version", "zones", "defaults", "bindings")
@@ -349,6 +353,45 @@ def _object_key(what: str, folder: bool) -> Callable[[Node], str]:
     return check
 
 
+_error_key = _object_key("error_document", folder=False)
+
+
+def _error_document(node: Node) -> tuple[str, int]:
+    """``404.html`` (served with 404), or ``{key: index.html, status: 200}``: (key, status)."""
+    if isinstance(node, ScalarNode):
+        return _error_key(node), 404
+    if not isinstance(node, MappingNode):
+        raise _Invalid("error_document must be an object key, or a mapping like {key: index.html, status: 200}")
+    settings: dict[str, Any] = {}
+    problems: list[tuple[Node, str]] = []
+    for key, value in node.value:
+        name = _key(key)
+        if name not in ERROR_DOCUMENT_FIELDS:
+            hint = _did_you_mean(name or "", ERROR_DOCUMENT_FIELDS)
+            problems.append((key, f"unknown error_document field {_key_name(key)}{hint}; fields: key, status"))
+        elif name in settings:
+            problems.append((key, f"duplicate field {name!r}"))
+        else:
+            try:
+                settings[name] = _error_key(value) if name == "key" else _error_status(value)
+            except _Invalid as error:
+                settings[name] = None
+                problems.append((value, str(error)))
+    if "key" not in settings and not problems:
+        problems.append((node, "error_document needs its key: {key: index.html, status: 200}"))
+    if problems:
+        raise _Invalid(problems[0][1], tuple(problems))
+    return settings["key"], settings.get("status", 404)
+
+
+def _error_status(node: Node) -> int:
+    text = _scalar(node, _INT, "a status: 404 | 200")
+    value = int(text) if len(text) <= 3 and _digits(text) else 0
+    if value not in ERROR_STATUSES:
+        raise _Invalid(f"error_document.status must be 404 or 200 (OSS's ErrorDocument HttpStatus), not {_bare(text)}")
+    return value
+
+
 def _endpoint(node: Node) -> tuple[str, str, str]:
     """``http(s)://host[:port][/path]`` → (scheme, host[:port], path without trailing slash)."""
     value = _safe_text(node, "a URL")
@@ -503,7 +546,7 @@ CHECKS: dict[str, Callable[[Node], Any]] = {
     "prefix": _object_key("prefix", folder=True),
     "index": _object_key("index", folder=False),
     "subdir": _choice(SUBDIRS),
-    "error_document": _object_key("error_document", folder=False),
+    "error_document": _error_document,
     "upstream_host": _choice(UPSTREAM_HOSTS),
     "https": _https,
     "private": _private,
@@ -721,11 +764,12 @@ def _binding(walk: _Walk, node: MappingNode, defaults: dict[str, Any], broken: f
     if len(walk.problems) != problems or bucket is None:
         return None
     force, hsts = values.get("https", (False, 0))
+    error_document, error_status = values.get("error_document", (None, 404))
     if private:
         private_region = private_region or (DEFAULT_S3_REGION if endpoint_type == "custom" else region)
         private_expires = private_expires or (DEFAULT_EXPIRES if mode == "redirect" else None)
     settings: tuple[Any, ...] = (bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, status,
-                values.get("prefix", ""), index, values.get("subdir", "redirect"), values.get("error_document"),
+                values.get("prefix", ""), index, values.get("subdir", "redirect"), error_document, error_status,
                 values.get("upstream_host", "bucket"), force, hsts, private, private_region, private_expires)  # fmt: skip
     route = walk.routes.get(settings)
     if route is None:

@@ -6,7 +6,7 @@ middleware and the generators never re-check a value: they look a host up and la
 A :class:`Binding` is a domain and a :class:`Route`: what the binding does, shared by every binding that
 differs only in its domain. Routes store object keys (``prefix``, ``index``, ``error_document``) unencoded,
 as OSS stores them, and beside them the pre-encoded values every consumer uses (``root``, ``index_url``,
-``error_path``): the object root is computed in :meth:`Route.make` and nowhere else.
+``error_path``, ``root_index``): the object root is computed in :meth:`Route.make` and nowhere else.
 
 Both are ``NamedTuple`` rather than frozen dataclasses: just as immutable, and building one costs a tuple
 allocation instead of twenty ``object.__setattr__`` calls, which matters at 100k bindings.
@@ -59,8 +59,12 @@ class Route(NamedTuple):
     status: int  #: redirect status: 301 | 302 | 307 | 308
     prefix: str  #: object-key prefix as OSS stores it (unencoded), ``""`` or ending in one ``/``
     index: str | None  # type: ignore[assignment]  # the bindings file's name for it; shadows tuple.index, unused here
-    subdir: str  #: folder URL without slash (rewrite with index): redirect | not_found | serve
-    error_document: str | None  #: object key (unencoded) served with 404 when the object is missing (rewrite)
+    #: folders (rewrite with index): redirect | not_found | serve (OSS SupportSubDir on, Type 0/1/2: ``dir/`` gets
+    #: ``dir/<index>``, and this decides for ``dir`` without its slash) | root (SupportSubDir off: every ``dir/``
+    #: gets the root index document, ``dir`` is an ordinary object)
+    subdir: str
+    error_document: str | None  #: object key (unencoded) served with ``error_status`` when the object is missing (rewrite)
+    error_status: int  #: the status the error document is served with: 404 | 200 (OSS ErrorDocument.HttpStatus; 200 for single-page apps)
     upstream_host: str  #: Host sent upstream in rewrite: bucket | domain
     https_force: bool
     hsts: int  #: Strict-Transport-Security max-age on https responses; 0: none
@@ -72,22 +76,28 @@ class Route(NamedTuple):
     index_url: str  #: the index document percent-encoded, ``""`` when there is none
     error_path: str | None  #: the error document's upstream path (from the bucket's root, not the prefix); rewrite only
     folder: str | None  #: what a folder URL without its slash gets when its object is missing: redirect | serve | None
+    #: the upstream path every folder URL (``dir/``, ``/`` too) gets when that is one document for all of them
+    #: (``subdir: root``: the root index document, ``root + index_url``); ``None``: each folder's own ``dir/<index>``
+    root_index: str | None
 
     @classmethod
     def make(cls, bucket: str, bucket_host: str, base_path: str = "", scheme: str | None = None, region: str | None = None,
              endpoint_type: str = "public", icp: str | None = None, mode: str = "redirect", status: int = 301, prefix: str = "",
-             index: str | None = None, subdir: str = "redirect", error_document: str | None = None, upstream_host: str = "bucket",
-             https_force: bool = False, hsts: int = 0, private: bool = False, private_region: str | None = None,
+             index: str | None = None, subdir: str = "redirect", error_document: str | None = None, error_status: int = 404,
+             upstream_host: str = "bucket", https_force: bool = False, hsts: int = 0, private: bool = False, private_region: str | None = None,
              private_expires: int | None = None) -> Route:  # fmt: skip
         """The route for these settings, derived fields computed (the one place they are)."""
         rewrite = mode == "rewrite"
+        root = f"{base_path}/{quote(prefix, safe='/')}"
+        index_url = quote(index, safe="/") if index else ""
         return cls(
             bucket, bucket_host, base_path, scheme, region, endpoint_type, icp, mode, status, prefix, index, subdir,
-            error_document, upstream_host, https_force, hsts, private, private_region, private_expires,
-            f"{base_path}/{quote(prefix, safe='/')}",
-            quote(index, safe="/") if index else "",
+            error_document, error_status, upstream_host, https_force, hsts, private, private_region, private_expires,
+            root,
+            index_url,
             f"{base_path}/{quote(error_document, safe='/')}" if rewrite and error_document else None,
-            subdir if rewrite and index and subdir != "not_found" else None,
+            subdir if rewrite and index and subdir in ("redirect", "serve") else None,
+            root + index_url if rewrite and index and subdir == "root" else None,
         )  # fmt: skip
 
     def settings(self) -> dict[str, object]:
@@ -104,9 +114,12 @@ class Route(NamedTuple):
 
     def object_path(self, raw_path: str) -> str:
         """Upstream path for a request path as sent (starting with ``/``, percent-encoding kept):
-        the object root + the path without its ``/``, and the index document if it ends in ``/``."""
+        the object root + the path without its ``/``, and the index document if it ends in ``/``
+        (``subdir: root``: the root index document, whatever the folder)."""
         path = self.root + raw_path[1:]
-        return path + self.index_url if self.index_url and path[-1] == "/" else path
+        if self.index_url and path[-1] == "/":
+            return self.root_index or path + self.index_url
+        return path
 
     def folder_path(self, raw_path: str) -> str:
         """Upstream path of the index document of ``raw_path`` taken as a folder (``subdir``)."""
@@ -195,6 +208,10 @@ class Binding(NamedTuple):
     @property
     def error_document(self) -> str | None:
         return self.route.error_document
+
+    @property
+    def error_status(self) -> int:
+        return self.route.error_status
 
     @property
     def upstream_host(self) -> str:

@@ -55,7 +55,9 @@ def route_entry(route: Route, scheme: str | None = None) -> dict[str, Any]:
         "root": route.root,
         "index_url": route.index_url,
         "error_path": route.error_path,
+        "error_status": route.error_status if route.error_path and route.error_status != 404 else None,  # 404 unless said
         "folder": route.folder,
+        "root_index": route.root_index,
         "https_force": route.https_force,
         "hsts": route.hsts,
         "private": route.private,

@@ -7,7 +7,7 @@
 //                  allow: 'GET, HEAD, OPTIONS', ...};
 //
 // A route holds the osscname.model.Route fields a runtime needs, under their Python names (mode, status,
-// bucket_host, scheme, root, index_url, error_path, folder, https_force, hsts; for a private bucket
+// bucket_host, scheme, root, index_url, error_path, error_status, folder, root_index, https_force, hsts; for a private bucket
 // private, private_region, private_expires and, on OSS, bucket, which sign.js reads); an absent one is
 // off. Paths and roots are percent-encoded already: nothing here decodes a key.
 //
@@ -101,10 +101,14 @@ function hasDotSegment(path) {
   return path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').split('/').some((segment) => segment === '.' || segment === '..');
 }
 
-// Route.object_path: the object root + the path as sent without its '/', + the index document after a '/'.
+// Route.object_path: the object root + the path as sent without its '/', + the index document after a '/'
+// (subdir: root, OSS SupportSubDir off: the root index document, root_index, whatever the folder).
 function objectPath(route, path) {
   const object = route.root + path.slice(1);
-  return route.index_url && object.endsWith('/') ? object + route.index_url : object;
+  if (route.index_url && object.endsWith('/')) {
+    return route.root_index || object + route.index_url;
+  }
+  return object;
 }
 
 // Route.folder_path: the index document of the path taken as a folder (subdir).
@@ -120,7 +124,7 @@ function answer(table, status, headers) {
 
 // osscname.decision.decide for one request to a bound host: an answer, or {proxy: true, ...} with what
 // to fetch (scheme, object path + suffix) and the follow-ups on a 404 for GET and HEAD (folder,
-// folderPath, folderLocation, errorPath), and the headers to add to whatever comes back (HSTS).
+// folderPath, folderLocation, errorPath, errorStatus), and the headers to add to whatever comes back (HSTS).
 // path and query come from rawTarget; host is canonical; scheme is the one the viewer used.
 function decide(table, route, method, scheme, host, path, query) {
   const suffix = query ? '?' + query : '';
@@ -149,6 +153,7 @@ function decide(table, route, method, scheme, host, path, query) {
     folderPath: folder ? folderPath(route, path) : null,
     folderLocation: folder === 'redirect' ? scheme + '://' + host + path + '/' + suffix : null,
     errorPath: follow && route.error_path ? route.error_path : null,
+    errorStatus: route.error_status || 404, // what the error document's 200 is answered with (200: single-page apps)
     headers: hsts,
   };
 }

@@ -11,7 +11,8 @@
 // - Rewrite bindings fetch the bucket with its own Host (a Worker's fetch sends the Host of its URL),
 //   for GET, HEAD and OPTIONS (others: 405). A path with a "." or ".." segment gets 400. On a 404 for
 //   GET or HEAD: a folder URL without its slash is served, redirected (302) or left 404 per subdir,
-//   then the error document (a key from the bucket's root) is served with status 404.
+//   then the error document (a key from the bucket's root) is served with its status (404, or 200 for a
+//   single-page app). subdir: root sends every folder URL to the root index document (core.js objectPath).
 // - fetch() reads its URL with the WHATWG parser, which takes '\' for '/' and then removes dot
 //   segments: the path reaches it as the middleware sends it, '\' as %5C (core.js rawTarget), so the
 //   key fetched is the key the middleware fetches and never one outside the object root.
@@ -69,7 +70,7 @@ async function missing(request, response, decision, bucket, query) {
     return response;
   }
   const page = await upstream(request, bucket, decision.errorPath, '', request.method, false);
-  return page.status === 200 ? new Response(page.body, { status: 404, headers: page.headers }) : page;
+  return page.status === 200 ? new Response(page.body, { status: decision.errorStatus, headers: page.headers }) : page;
 }
 
 // bucket: {origin, route, signature and credentials (a private bucket's; else null)}.

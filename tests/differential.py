@@ -186,9 +186,11 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
         if rewrite:
             fields["mode"] = "rewrite"
             if index_document and rng.random() < 0.7:
-                fields["subdir"] = rng.choice(("redirect", "not_found", "serve"))
+                fields["subdir"] = rng.choice(("redirect", "not_found", "serve", "root"))
             if rng.random() < 0.4:
-                error_document = fields["error_document"] = rng.choice(ERROR_DOCUMENTS)
+                error_document = rng.choice(ERROR_DOCUMENTS)
+                # OSS's ErrorDocument HttpStatus: 404, or 200 for a single-page app
+                fields["error_document"] = {"key": error_document, "status": 200} if rng.random() < 0.3 else error_document
             if rng.random() < 0.15:
                 fields["upstream_host"] = "domain"
                 if not domain.startswith("*."):

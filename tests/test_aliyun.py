@@ -329,6 +329,16 @@ def _origin(source: str, target: str) -> dict[str, str]:
             ],
             id="rewrite-encoded-prefix-index",
         ),
+        pytest.param(
+            REWRITE + "\nprefix: ünï/\nindex: index.html\nsubdir: root", [],
+            [
+                ("origin_host", "set_req_host_header", {"domain_name": FILES}),
+                # OSS SupportSubDir off: every folder URL, "/" and "/a/b/" alike, gets the root index document
+                ("origin_folder", "back_to_origin_url_rewrite", _origin("^/(|.*/)$", "/%C3%BCn%C3%AF/index.html")),
+                ("origin_path", "back_to_origin_url_rewrite", _origin("^/(.*[^/])$", "/%C3%BCn%C3%AF/$1")),
+            ],
+            id="rewrite-subdir-root",
+        ),
     ],
 )
 def test_rules_per_binding(capsys: pytest.CaptureFixture[str], tmp_path: Path, binding: str, extra: list[str], expected: list[Any]) -> None:
@@ -369,6 +379,7 @@ def test_scope(capsys: pytest.CaptureFixture[str], tmp_path: Path, icp: bool, op
         pytest.param(REWRITE + "\nindex: index.html", ["subdir: redirect needs a second origin fetch", "set subdir: not_found"], id="subdir-redirect"),
         pytest.param(REWRITE + "\nindex: index.html\nsubdir: serve", ["subdir: serve needs a second origin fetch"], id="subdir-serve"),
         pytest.param(REWRITE + "\nerror_document: 404.html", ["remove error_document"], id="error-document"),
+        pytest.param(REWRITE + "\nerror_document: {key: index.html, status: 200}", ["remove error_document"], id="error-document-status"),
         pytest.param(
             "domain: '*.cdn.example.org'\nbucket: example-cdn\nregion: eu-central-1\nmode: rewrite\nupstream_host: domain",
             ["OSS binds no wildcard domain: set upstream_host: bucket"], id="wildcard-domain-host",

@@ -757,3 +757,23 @@ def test_django_asgi(django_asgi: int, host: str, target: str, status: int, body
     """The cases tests/test_django.py runs through wsgi.py, through asgi.py: the same answers."""
     answer = send_raw(django_asgi, target, host=host)
     check_answer(answer.status, answer.body, answer.headers, status, body, where)
+
+
+def test_website_error_status_and_subdir_root(tmp_path: Path, loop: asyncio.AbstractEventLoop) -> None:
+    """The ASGI middleware answers tests/website.py's cases (the error document's status, subdir: root)
+    as OSS does, and as the WSGI middleware does."""
+    import website
+
+    source, buckets = website.write(tmp_path)
+    bindings = load_bindings(source)
+    with serve_origin(buckets) as origin:
+        overrides = {website.BUCKET_HOST: origin.address}
+        asgi, wsgi = ASGICustomDomainMiddleware(asgi_app, bindings, upstreams=overrides), CustomDomainMiddleware(wsgi_stand_in, bindings, upstreams=overrides)
+        try:
+            for case in website.CASES:
+                ours = asgi_reply(asgi, case.request(), loop)
+                website.check(case, ours.status, ours.body)
+                assert not differences(case.request(), ours, wsgi_reply(wsgi, case.request())), case
+        finally:
+            loop.run_until_complete(asgi.aclose())
+            wsgi.close()

@@ -485,3 +485,23 @@ def test_guard_refuses_values_that_bypassed_the_loader(char: str, setting: str) 
     bad = bypassing(files, **{setting: value[:3] + char + value[3:]})
     with pytest.raises(UnsafeValue):
         generator.render(BindingSet((bad,)), [bad], generator.Options())
+
+
+# --- OSS static website: the error document's status, subdir: root (tests/website.py) ----------------
+
+
+def test_website_error_status_and_subdir_root(caddy_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real Caddy answers tests/website.py's cases as OSS (and the middleware) does: a single-page
+    app's error document with 200, a 404 page with 404, every folder URL the root index document."""
+    import website
+    from osscname.testing import serve_origin
+
+    source, buckets = website.write(tmp_path)
+    port = free_port()
+    with serve_origin(buckets) as origin:
+        code, out, err = generate([str(source), "--listen", f"127.0.0.1:{port}", "--upstream", f"{website.BUCKET_HOST}={origin.address}"], capsys)
+        assert (code, err) == (0, "")
+        with caddy_running(caddy_binary, tmp_path, merged(out, tmp_path), port):
+            for case in website.CASES:
+                reply = conformance.fetch(port, case.request())
+                website.check(case, reply.status, reply.body)

@@ -111,3 +111,20 @@ def test_help_lists_commands() -> None:
     assert result.returncode == 0
     for command in ("validate", "explain", "serve-bucket", "demo"):
         assert command in result.stdout
+
+
+def test_explain_the_error_documents_status_and_subdir_root(tmp_path: Path) -> None:
+    """explain says which index document a folder URL gets with subdir: root, and the error document's status."""
+    source = tmp_path / "spa.yaml"
+    source.write_text("version: 1\nbindings:\n  - {domain: app.abc.com, bucket: abc-app, region: us-east-1, mode: rewrite, prefix: web/,"
+                      " index: index.html, subdir: root, error_document: {key: web/index.html, status: 200}}\n", encoding="utf-8")  # fmt: skip
+    result = osscname("explain", str(source), "https://app.abc.com/a/b/")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "  upstream  https://abc-app.oss-us-east-1.aliyuncs.com/web/index.html" in lines
+    assert "  folders   every folder URL (<path>/) gets the root index document /web/index.html (subdir=root, OSS SupportSubDir off); <path> without its slash is an ordinary object" in lines
+    assert "  missing   200 with the error document web/index.html" in lines
+    answer = json.loads(osscname("explain", str(source), "https://app.abc.com/a", "--json").stdout)
+    assert (answer["upstream"]["url"], answer["folder_index"], answer["error_document"], answer["error_status"]) == (
+        "https://abc-app.oss-us-east-1.aliyuncs.com/web/a", "/web/index.html", "web/index.html", 200)
+    assert "folder_without_slash" not in answer

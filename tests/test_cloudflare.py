@@ -1227,3 +1227,21 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     _regenerate()
+
+
+# --- OSS static website: the error document's status, subdir: root (tests/website.py) ----------------
+
+
+def test_website_error_status_and_subdir_root(tmp_path: Path) -> None:
+    """The Worker in workerd answers tests/website.py's cases as OSS (and the middleware) does: a
+    single-page app's error document with 200, a 404 page with 404, every folder URL the root index."""
+    import website
+    from osscname.testing import serve_origin
+
+    source, buckets = website.write(tmp_path)
+    made = generate(source)
+    assert (made.code, made.err) == (0, "")
+    with serve_origin(buckets) as origin, workerd(tmp_path / "workerd", made.out, origin.address, [website.BUCKET_HOST]) as served:
+        for case in website.CASES:
+            reply = send_raw(served.http_port, case.target, case.host, method=case.method)
+            website.check(case, reply.status, reply.body)

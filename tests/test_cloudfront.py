@@ -659,3 +659,30 @@ def _regenerate() -> None:
 
 if __name__ == "__main__":
     _regenerate()
+
+
+# --- OSS static website: subdir: root (tests/website.py) ----------------------------------------------
+
+
+def test_website_subdir_root_sends_every_folder_to_the_root_index(tmp_path: Path, node: str) -> None:
+    """``subdir: root`` (OSS SupportSubDir off) in node's run of the function: every folder URL goes to
+    the origin as the root index document, as the middleware sends it; a folder URL without its slash
+    stays an object. The error document (either status) is refused by name: the function never sees
+    the origin's 404."""
+    import website
+
+    source, _ = website.write(tmp_path)
+    bindings = load_bindings(source)
+    made = generate(source, "--skip-unsupported")
+    assert made.code == 0, made.err
+    assert "spa.example.com" in made.err and "site.example.com" in made.err and "remove error_document" in made.err
+    function = write(tmp_path, made.out, "function.js")
+    cases = [case for case in website.CASES if not case.error_document and case.host == "plain.example.com"]
+    answers = run_function(node, function, [viewer_event(case.method, case.host, case.target) for case in cases])
+    uris = {}
+    for case, answer in zip(cases, answers, strict=True):
+        seen = observed(answer, case.method)
+        assert seen == expected(bindings, "https", case.method, case.host, case.target), case
+        uris[case.target] = seen["uri"]
+    assert uris == {"/": "/app/index.html", "/docs/": "/app/index.html", "/docs/deeper/?v=1": "/app/index.html",
+                    "/docs/guide.txt": "/app/docs/guide.txt", "/docs": "/app/docs"}  # fmt: skip

@@ -54,6 +54,20 @@ def test_a_rewrite_decision_names_the_upstream_and_its_follow_ups() -> None:
     assert isinstance(options, Proxy) and (options.folder, options.error_document) == (None, None)  # a preflight is about the object
 
 
+
+def test_the_error_documents_status_and_subdir_root_are_decided() -> None:
+    """``error_document: {status: 200}`` rides on the decision (404 by default); ``subdir: root`` sends
+    every folder URL to the root index document and leaves a folder URL without its slash an object."""
+    spa = load_bindings("version: 1\nbindings:\n  - {domain: app.abc.com, bucket: abc-app, region: us-east-1, mode: rewrite, prefix: web/,"
+                        " index: index.html, subdir: root, error_document: {key: web/index.html, status: 200}}\n")  # fmt: skip
+    for target, path in (("/", "/web/index.html"), ("/a/b/?q=1", "/web/index.html"), ("/a", "/web/a")):
+        decision = decide_request(spa, Request.blank(f"https://app.abc.com{target}"))
+        assert isinstance(decision, Proxy)
+        assert (decision.path, decision.folder, decision.folder_path, decision.error_document, decision.error_status) == (path, None, None, "/web/index.html", 200)
+    plain = decide_request(BINDINGS, Request.blank("https://files.abc.com/guide"))
+    assert isinstance(plain, Proxy) and plain.error_status == 404
+
+
 def test_unbound_and_malformed_hosts_get_no_decision() -> None:
     assert decide_request(BINDINGS, Request.blank("http://other.org/")) is None
     assert decide_request(BINDINGS, Request.blank("/", headers={"Host": "img.abc.com:http"})) is None

@@ -315,7 +315,7 @@ def test_maps_key_canonical_names_and_share_records(tmp_path: Path) -> None:
     hosts = [line.split() for line in (tmp_path / generator.HOSTS_MAP).read_text().splitlines() if not line.startswith("#")]
     assert hosts == [["a.example.com", "1"], ["b.example.com", "1"], [".w.example.com", "1"], ["xn--bcher-kva.example.com", "1"], ["c.example.com", "2"]]
     records = [line.split() for line in (tmp_path / generator.RECORDS_MAP).read_text().splitlines() if not line.startswith("#")]
-    assert records == [["1", "301||||shared.oss-us-west-1.aliyuncs.com|/||||"], ["2", "302||||other.oss-us-west-1.aliyuncs.com|/||||"]]
+    assert records == [["1", "301||||shared.oss-us-west-1.aliyuncs.com|/|||||"], ["2", "302||||other.oss-us-west-1.aliyuncs.com|/|||||"]]
 
 
 def test_wildcards_of_several_lengths_and_exact_names_under_them(haproxy_binary: str, tmp_path: Path) -> None:
@@ -449,7 +449,7 @@ def test_readme_lists_the_refusals_and_the_deviations() -> None:
 
     declarations = generator.declare(generator.Options())
     refused = sorted(name for name, d in declarations.items() if isinstance(d, Refused))
-    assert refused == ["error_document", "private", "subdir.redirect", "subdir.serve"]
+    assert refused == ["error_document", "error_document.status", "private", "subdir.redirect", "subdir.serve"]
     assert sorted(name for name, d in declarations.items() if isinstance(d, Deviates)) == ["request.absolute_form", "request.invalid_characters", "wildcard"]
     section = (REPO / "README.md").read_text(encoding="utf-8").split("## generate-haproxy", 1)[1].split("\n## ", 1)[0]
     section = " ".join(section.split())
@@ -469,3 +469,30 @@ def test_guard_refuses_values_that_bypassed_the_loader(char: str, setting: str) 
     bad = bypassing(www, **{setting: value[:3] + char + value[3:]})
     with pytest.raises(RenderError):
         generator.render(BindingSet((bad,)), [bad], generator.Options())
+
+
+# --- OSS static website: subdir: root (tests/website.py) ----------------------------------------------
+
+
+def test_website_subdir_root_sends_every_folder_to_the_root_index(haproxy_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real HAProxy answers tests/website.py's cases that need no error document as OSS (and the
+    middleware) does with SupportSubDir off: every folder URL is the root index document, a folder URL
+    without its slash an ordinary object. The error document (either status) is refused by name."""
+    import website
+    from osscname.testing import serve_origin
+
+    source, buckets = website.write(tmp_path)
+    folder = tmp_path / "out"
+    folder.mkdir()
+    port = free_port()
+    with serve_origin(buckets) as origin:
+        code, err = generate(folder, [str(source), "--skip-unsupported", "--listen", f"127.0.0.1:{port}",
+                                      "--upstream", f"{website.BUCKET_HOST}={origin.address}"], capsys)  # fmt: skip
+        assert code == 0, err
+        assert "spa.example.com" in err and "site.example.com" in err and "error_document needs a second request" in err
+        with haproxy_running(haproxy_binary, folder, port):
+            cases = [case for case in website.CASES if not case.error_document and case.host == "plain.example.com"]
+            assert len(cases) >= 6
+            for case in cases:
+                reply = conformance.fetch(port, case.request())
+                website.check(case, reply.status, reply.body)

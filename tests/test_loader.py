@@ -380,6 +380,37 @@ BINDING_RULES = [
         id="invalid-index-no-cascade",
     ),
     pytest.param(
+        "  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    mode: rewrite\n    error_document: {key: index.html, status: 302}\n",
+        [(7, 47, "error_document.status must be 404 or 200 (OSS's ErrorDocument HttpStatus), not 302")],
+        id="error-document-status-not-allowed",
+    ),
+    pytest.param(
+        "  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    mode: rewrite\n    error_document: {key: /index.html, stauts: 200}\n",
+        [(7, 27, "error_document is an object key and must not start with '/'"),
+         (7, 40, "unknown error_document field 'stauts' (did you mean 'status'?); fields: key, status")],
+        id="error-document-mapping-every-mistake",
+    ),
+    pytest.param(
+        "  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    mode: rewrite\n    error_document: {status: 200}\n",
+        [(7, 21, "error_document needs its key: {key: index.html, status: 200}")],
+        id="error-document-mapping-without-key",
+    ),
+    pytest.param(
+        "  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    mode: rewrite\n    error_document: [404.html]\n",
+        [(7, 21, "error_document must be an object key, or a mapping like {key: index.html, status: 200}")],
+        id="error-document-a-list",
+    ),
+    pytest.param(
+        "  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    mode: rewrite\n    subdir: rooot\n    index: index.html\n",
+        [(7, 13, "must be one of redirect | not_found | serve | root, not 'rooot' (did you mean 'root'?)")],
+        id="subdir-misspelt",
+    ),
+    pytest.param(
+        "  - domain: img.abc.com\n    bucket: abc-img\n    region: us-west-1\n    mode: rewrite\n    subdir: root\n",
+        [(7, 13, "subdir needs an index document ('index: index.html')")],
+        id="subdir-root-without-index",
+    ),
+    pytest.param(
         "  - img.abc.com\n",
         [(3, 5, "each binding must be a mapping ('- domain: ...')")],
         id="binding-not-a-mapping",
@@ -846,3 +877,17 @@ def test_example_file_loads() -> None:
     img = bindings.match("img.abc.com")
     assert img is not None and img.route.location("http", "/logo.png", "") == "http://abc-img.oss-cn-hangzhou.aliyuncs.com/logo.png"
     assert img.status == 301 and (img.line, img.column) == (12, 5)
+
+
+def test_error_document_status_and_subdir_root() -> None:
+    """``error_document: {key, status}`` (OSS's ErrorDocument HttpStatus) and ``subdir: root`` (SupportSubDir
+    off) reach the route; the plain key means status 404; defaults carry both."""
+    text = ("version: 1\ndefaults: {mode: rewrite, index: index.html, subdir: root, error_document: {key: app.html, status: 200}}\n"
+            "bindings:\n  - {domain: a.example.com, bucket: abc-img, region: us-west-1, prefix: site/}\n"
+            "  - {domain: b.example.com, bucket: abc-img, region: us-west-1, error_document: 404.html, subdir: serve}\n")
+    a, b = load_bindings(text)
+    assert (a.route.error_document, a.route.error_status, a.route.error_path) == ("app.html", 200, "/app.html")
+    assert (a.route.subdir, a.route.root_index, a.route.folder) == ("root", "/site/index.html", None)
+    assert [a.route.object_path(p) for p in ("/", "/x/", "/x/y/", "/x")] == ["/site/index.html"] * 3 + ["/site/x"]
+    assert (b.route.error_document, b.route.error_status, b.route.subdir, b.route.root_index, b.route.folder) == ("404.html", 404, "serve", None, "serve")
+    assert b.route.object_path("/x/") == "/x/index.html"

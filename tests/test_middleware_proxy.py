@@ -598,3 +598,23 @@ def test_tls_upstream_sni_and_certificate_for_bucket_host(tmp_path: Path) -> Non
         listener.close()
     assert names == [FILES]
     assert got[0].startswith(b"GET /public/a.txt HTTP/1.1\r\n") and f"\r\nHost: {FILES}\r\n".encode() in got[0]
+
+
+# --- OSS static website: the error document's status, subdir: root (tests/website.py) -------------
+
+
+def test_website_error_status_and_subdir_root(tmp_path: Path) -> None:
+    """A single-page app's error document answered with 200, a 404 page with 404, and SupportSubDir
+    off: every folder URL is the root index document, a folder URL without its slash an object."""
+    import website
+
+    source, buckets = website.write(tmp_path)
+    with serve_origin(buckets) as origin:
+        wrapped = CustomDomainMiddleware(App(), load_bindings(source), upstreams={website.BUCKET_HOST: origin.address}, timeout=5)
+        try:
+            client = TestApp(wrapped)
+            for case in website.CASES:
+                response = client.request(case.target, method=case.method, headers={"Host": case.host}, expect_errors=True)
+                website.check(case, response.status_int, response.body)
+        finally:
+            wrapped.close()

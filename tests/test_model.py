@@ -146,9 +146,9 @@ def test_defaults_of_a_plain_binding() -> None:
         "bucket": "abc-img", "bucket_host": "abc-img.oss-us-west-1.aliyuncs.com",
         "base_path": "", "scheme": None, "region": "us-west-1", "endpoint_type": "public", "icp": None,
         "mode": "redirect", "status": 301, "prefix": "", "index": None, "subdir": "redirect",
-        "error_document": None, "upstream_host": "bucket", "https_force": False, "hsts": 0,
+        "error_document": None, "error_status": 404, "upstream_host": "bucket", "https_force": False, "hsts": 0,
         "private": False, "private_region": None, "private_expires": None,
-        "root": "/", "index_url": "", "error_path": None, "folder": None,
+        "root": "/", "index_url": "", "error_path": None, "folder": None, "root_index": None,
     }  # fmt: skip
     assert binding.route == Route.make(bucket="abc-img", bucket_host="abc-img.oss-us-west-1.aliyuncs.com", region="us-west-1")
 

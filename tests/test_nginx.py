@@ -332,6 +332,8 @@ REWRITE = {"bucket": "bkt", "region": "us-west-1", "mode": "rewrite"}
         pytest.param({**REWRITE, "index": "index.html"}, ["--resolver", "127.0.0.53"], "subdir: redirect must know whether <path>/index.html exists", id="subdir-redirect-default"),
         pytest.param({**REWRITE, "index": "home.htm", "subdir": "redirect"}, ["--resolver", "127.0.0.53"], "subdir: redirect must know whether <path>/home.htm exists", id="subdir-redirect"),
         pytest.param(REWRITE, [], "nginx resolves bkt.oss-us-west-1.aliyuncs.com at request time", id="no-resolver"),
+        pytest.param({**REWRITE, "index": "index.html", "subdir": "root"}, ["--resolver", "127.0.0.53"], "subdir: root answers every folder URL with the root index document", id="subdir-root"),
+        pytest.param({**REWRITE, "error_document": {"key": "index.html", "status": 200}}, ["--resolver", "127.0.0.53"], "error_document status 200 needs the error document's own status relayed", id="error-document-status"),
     ],
 )
 def test_refusal_names_the_binding(binding: dict[str, Any], argv: list[str], reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

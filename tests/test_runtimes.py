@@ -95,7 +95,7 @@ def middleware_decision(bindings: Any, method: str, scheme: str, host: str, targ
     if isinstance(made, Answer):
         return name, {"status": made.status, "headers": headers, "body": plain_body(made.status)}
     return name, {"proxy": True, "scheme": made.scheme, "path": made.path, "suffix": made.suffix, "folder": made.folder,
-                  "folderPath": made.folder_path, "folderLocation": made.folder_location, "errorPath": made.error_document,
+                  "folderPath": made.folder_path, "folderLocation": made.folder_location, "errorPath": made.error_document, "errorStatus": made.error_status,
                   "headers": headers}  # fmt: skip
 
 

@@ -33,7 +33,7 @@ const TABLE = {
 //                  allow: 'GET, HEAD, OPTIONS', ...};
 //
 // A route holds the osscname.model.Route fields a runtime needs, under their Python names (mode, status,
-// bucket_host, scheme, root, index_url, error_path, folder, https_force, hsts; for a private bucket
+// bucket_host, scheme, root, index_url, error_path, error_status, folder, root_index, https_force, hsts; for a private bucket
 // private, private_region, private_expires and, on OSS, bucket, which sign.js reads); an absent one is
 // off. Paths and roots are percent-encoded already: nothing here decodes a key.
 //
@@ -127,10 +127,14 @@ function hasDotSegment(path) {
   return path.replace(/%2e/gi, '.').replace(/%2f/gi, '/').split('/').some((segment) => segment === '.' || segment === '..');
 }
 
-// Route.object_path: the object root + the path as sent without its '/', + the index document after a '/'.
+// Route.object_path: the object root + the path as sent without its '/', + the index document after a '/'
+// (subdir: root, OSS SupportSubDir off: the root index document, root_index, whatever the folder).
 function objectPath(route, path) {
   const object = route.root + path.slice(1);
-  return route.index_url && object.endsWith('/') ? object + route.index_url : object;
+  if (route.index_url && object.endsWith('/')) {
+    return route.root_index || object + route.index_url;
+  }
+  return object;
 }
 
 // Route.folder_path: the index document of the path taken as a folder (subdir).
@@ -146,7 +150,7 @@ function answer(table, status, headers) {
 
 // osscname.decision.decide for one request to a bound host: an answer, or {proxy: true, ...} with what
 // to fetch (scheme, object path + suffix) and the follow-ups on a 404 for GET and HEAD (folder,
-// folderPath, folderLocation, errorPath), and the headers to add to whatever comes back (HSTS).
+// folderPath, folderLocation, errorPath, errorStatus), and the headers to add to whatever comes back (HSTS).
 // path and query come from rawTarget; host is canonical; scheme is the one the viewer used.
 function decide(table, route, method, scheme, host, path, query) {
   const suffix = query ? '?' + query : '';
@@ -175,6 +179,7 @@ function decide(table, route, method, scheme, host, path, query) {
     folderPath: folder ? folderPath(route, path) : null,
     folderLocation: folder === 'redirect' ? scheme + '://' + host + path + '/' + suffix : null,
     errorPath: follow && route.error_path ? route.error_path : null,
+    errorStatus: route.error_status || 404, // what the error document's 200 is answered with (200: single-page apps)
     headers: hsts,
   };
 }
@@ -552,7 +557,8 @@ async function presignRequest(signature, credentials, region, bucket, method, ho
 // - Rewrite bindings fetch the bucket with its own Host (a Worker's fetch sends the Host of its URL),
 //   for GET, HEAD and OPTIONS (others: 405). A path with a "." or ".." segment gets 400. On a 404 for
 //   GET or HEAD: a folder URL without its slash is served, redirected (302) or left 404 per subdir,
-//   then the error document (a key from the bucket's root) is served with status 404.
+//   then the error document (a key from the bucket's root) is served with its status (404, or 200 for a
+//   single-page app). subdir: root sends every folder URL to the root index document (core.js objectPath).
 // - fetch() reads its URL with the WHATWG parser, which takes '\' for '/' and then removes dot
 //   segments: the path reaches it as the middleware sends it, '\' as %5C (core.js rawTarget), so the
 //   key fetched is the key the middleware fetches and never one outside the object root.
@@ -610,7 +616,7 @@ async function missing(request, response, decision, bucket, query) {
     return response;
   }
   const page = await upstream(request, bucket, decision.errorPath, '', request.method, false);
-  return page.status === 200 ? new Response(page.body, { status: 404, headers: page.headers }) : page;
+  return page.status === 200 ? new Response(page.body, { status: decision.errorStatus, headers: page.headers }) : page;
 }
 
 // bucket: {origin, route, signature and credentials (a private bucket's; else null)}.

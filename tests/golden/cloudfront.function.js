@@ -99,7 +99,10 @@ function hasDotSegment(path) {
 
 function objectPath(route, path) {
   const object = route.root + path.slice(1);
-  return route.index_url && object.endsWith('/') ? object + route.index_url : object;
+  if (route.index_url && object.endsWith('/')) {
+    return route.root_index || object + route.index_url;
+  }
+  return object;
 }
 
 function folderPath(route, path) {
@@ -137,6 +140,7 @@ function decide(table, route, method, scheme, host, path, query) {
     folderPath: folder ? folderPath(route, path) : null,
     folderLocation: folder === 'redirect' ? scheme + '://' + host + path + '/' + suffix : null,
     errorPath: follow && route.error_path ? route.error_path : null,
+    errorStatus: route.error_status || 404, // what the error document's 200 is answered with (200: single-page apps)
     headers: hsts,
   };
 }

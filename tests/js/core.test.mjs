@@ -192,7 +192,7 @@ test('rewrite: what to fetch, and the follow-ups on a 404', () => {
   assert.deepEqual(ask(SITE, 'GET', 'https', '/docs', 'v=1', 'site.example.com'), {
     proxy: true, scheme: 'https', path: '/public/docs', suffix: '?v=1', folder: 'redirect',
     folderPath: '/public/docs/index.html', folderLocation: 'https://site.example.com/docs/?v=1', errorPath: '/404.html',
-    headers: [['strict-transport-security', 'max-age=600']],
+    errorStatus: 404, headers: [['strict-transport-security', 'max-age=600']],
   });
   const folder = ask(SITE, 'HEAD', 'http', '/docs/');
   assert.deepEqual([folder.path, folder.folder, folder.errorPath, folder.headers], ['/public/docs/index.html', null, '/404.html', []]);
@@ -200,6 +200,15 @@ test('rewrite: what to fetch, and the follow-ups on a 404', () => {
   assert.deepEqual([options.folder, options.folderPath, options.errorPath], [null, null, null]);
   const served = ask({ ...SITE, folder: 'serve', scheme: 'http' }, 'GET', 'https', '/d', '');
   assert.deepEqual([served.scheme, served.folder, served.folderLocation, served.suffix], ['http', 'serve', null, '']);
+});
+
+test('rewrite: subdir root sends every folder URL to the root index document; the error status is the route\'s', () => {
+  const spa = { ...SITE, folder: undefined, root_index: '/public/index.html', error_status: 200 };
+  for (const path of ['/', '/docs/', '/a/b/']) {
+    assert.equal(ask(spa, 'GET', 'https', path).path, '/public/index.html');
+  }
+  const file = ask(spa, 'GET', 'https', '/docs');
+  assert.deepEqual([file.path, file.folder, file.folderPath, file.errorPath, file.errorStatus], ['/public/docs', null, null, '/404.html', 200]);
 });
 
 test('rewrite: a "\\" stays a character of the object path', () => {
