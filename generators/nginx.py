@@ -141,7 +141,8 @@ PRIVATE_REFUSAL = (
 PRIVATE_DEVIATION = (
     "signed with njs; a signature the bucket refuses (wrong secret, skewed clock) gets a plain 403 where the middleware "
     "answers 502 (nginx cannot read the bucket's error code), and a client's own x-oss-*/x-amz-* headers other than the "
-    "signed ones go along, so the bucket refuses that request, where the middleware drops them"
+    "signed ones go along, so the bucket refuses that request, where the middleware drops them; a redirect from the "
+    "bucket whose Location carries a signature is relayed, where the middleware answers 502"
 )
 RESOLVER_REFUSAL = (
     "nginx resolves {bucket_host} at request time: pass --resolver ADDR (your DNS server), "
