@@ -29,6 +29,14 @@ Why the file has the shape it has:
   begun, so such an answer carries no binding's HSTS or ``Allow``.
 * **Redirect statuses in one place.** ``return`` takes a literal status, so each redirect status has
   one internal location (from :data:`REDIRECT_STATUSES`) that the single ``rewrite`` reaches.
+* **One object path.** ``$osscname_object`` is :meth:`~osscname.model.Route.object_path` as maps: the
+  root and the path, and for a path ending in ``/`` the index appended or, with ``subdir: root``, the
+  record's ``root_index`` instead; every proxy location, redirect and the njs signer read it.
+* **The error document's status chosen by location.** ``error_page 404 @...`` keeps the intercepted 404
+  and ``error_page 404 = @...`` relays the status of what it hands over to; the middleware answers the
+  error document's 200 with the route's ``error_status`` and relays anything else. ``error_page`` is
+  fixed per location, so each status has its own set of locations (:data:`ERROR_STATUSES`), the 200 set
+  written only when a kept binding uses it.
 * **Refuse rather than approximate.** ``subdir: redirect`` must know whether ``<path>/<index>``
   exists before answering, which a ``proxy_pass`` cannot ask; such a binding is refused by name
   (``--skip-unsupported`` leaves it out and says so). A rewrite whose bucket host nginx would have to
