@@ -29,6 +29,14 @@ Why the file has the shape it has:
   begun, so such an answer carries no binding's HSTS or ``Allow``.
 * **Redirect statuses in one place.** ``return`` takes a literal status, so each redirect status has
   one internal location (from :data:`REDIRECT_STATUSES`) that the single ``rewrite`` reaches.
+* **One object path.** ``$osscname_object`` is :meth:`~osscname.model.Route.object_path` as maps: the
+  root and the path, and for a path ending in ``/`` the index appended or, with ``subdir: root``, the
+  record's ``root_index`` instead; every proxy location, redirect and the njs signer read it.
+* **The error document's status chosen by location.** ``error_page 404 @...`` keeps the intercepted 404
+  and ``error_page 404 = @...`` relays the status of what it hands over to; the middleware answers the
+  error document's 200 with the route's ``error_status`` and relays anything else. ``error_page`` is
+  fixed per location, so each status has its own set of locations (:data:`ERROR_STATUSES`), the 200 set
+  written only when a kept binding uses it.
 * **Refuse rather than approximate.** ``subdir: redirect`` must know whether ``<path>/<index>``
   exists before answering, which a ``proxy_pass`` cannot ask; such a binding is refused by name
   (``--skip-unsupported`` leaves it out and says so). A rewrite whose bucket host nginx would have to
@@ -100,29 +108,55 @@ PROXY_BUFFERING: Buffering = (("proxy_buffer_size", ("64k",)), ("proxy_buffers",
 #: The signing part adds some 30 variables: nginx's default variables_hash_max_size (1024) then warns
 #: "could not build optimal variables_hash" on every start (measured with nginx 1.22.1).
 VARIABLES_HASH = ("variables_hash_max_size", 2048)
-#: The signed variants of the proxy locations (the template's "--- private buckets" part): (location,
-#: which target the njs signer signs there: object | folder | error, what a 404 gets, whether the
-#: request's Range and conditions go along). The same chain as the unsigned locations, each request signed.
-SIGNED_LOCATIONS: tuple[tuple[str, str, str | None, bool], ...] = (
-    ("= /.osscname/proxy/signed", "object", None, True),
-    ("= /.osscname/error-document/signed", "object", "@osscname_signed_error_document", True),
-    ("= /.osscname/folder/signed", "object", "= @osscname_signed_folder", True),
-    ("= /.osscname/folder-error-document/signed", "object", "= @osscname_signed_folder_error_document", True),
-    # No "<path>/<index>" either: answer with the object's own 404, as the middleware does.
-    ("@osscname_signed_folder", "folder", "= @osscname_signed_object", True),
-    ("@osscname_signed_object", "object", None, True),
-    ("@osscname_signed_folder_error_document", "folder", "@osscname_signed_error_document", True),
+@dataclass(frozen=True)
+class ErrorStatus:
+    """How the locations of an error document served with one status are named, and how they hand over to it.
+
+    nginx keeps the status it intercepted through ``error_page 404 @...``, so the default 404 answers the
+    error document's 200 with 404; ``error_page 404 = @...`` relays the status of what it hands over to,
+    so status 200 answers the error document's 200 with 200 and its own 404 (a missing error document)
+    with that 404, as the middleware relays it. ``error_page`` is fixed per location, hence a set of
+    locations per status: ``suffix`` names them, ``relay`` says whether their ``error_page 404`` hands
+    over with ``=``."""
+
+    key: str  #: what ``$osscname_has_error_document`` says for it: ``e`` + the ``error_status`` field
+    suffix: str  #: appended to the names of its locations
+    relay: bool  #: False: 404 kept; True: the error document's own status
+
+    @property
+    def handover(self) -> str:
+        """What ``error_page 404`` says before the error document's location."""
+        return "= " if self.relay else ""
+
+
+#: The error document's statuses (Route.error_status): 404 (the default, the file's first set of
+#: locations) and 200 (single-page apps), whose locations are written when a kept binding uses it.
+ERROR_STATUSES = {404: ErrorStatus("e", "", False), 200: ErrorStatus("e200", "-200", True)}
+
+
+def signed_locations(statuses: Iterable[ErrorStatus]) -> list[tuple[str, str, str | None, bool]]:
+    """The signed variants of the proxy locations (the template's "--- private buckets" part): (location,
+    which target the njs signer signs there: object | folder | error, what a 404 gets, whether the
+    request's Range and conditions go along). The same chain as the unsigned locations, each request
+    signed; the error document's locations once per status (:class:`ErrorStatus`)."""
+    out: list[tuple[str, str, str | None, bool]] = [
+        ("= /.osscname/proxy/signed", "object", None, True),
+        ("= /.osscname/folder/signed", "object", "= @osscname_signed_folder", True),
+        # No "<path>/<index>" either: answer with the object's own 404, as the middleware does.
+        ("@osscname_signed_folder", "folder", "= @osscname_signed_object", True),
+        ("@osscname_signed_object", "object", None, True),
+    ]
+    for status in statuses:
+        out += [
+            (f"= /.osscname/error-document{status.suffix}/signed", "object", f"{status.handover}@osscname_signed_error_document", True),
+            (f"= /.osscname/folder-error-document{status.suffix}/signed", "object", f"= @osscname_signed_folder_error_document{status.suffix}", True),
+            (f"@osscname_signed_folder_error_document{status.suffix}", "folder", f"{status.handover}@osscname_signed_error_document", True),
+        ]
     # The error document is fetched whole: without the request's Range and conditions.
-    ("@osscname_signed_error_document", "error", None, False),
-)
-SUBDIR_ROOT_REFUSAL = (
-    "subdir: root answers every folder URL with the root index document, and this config appends the index to "
-    "the folder's own path: use subdir: serve or not_found for this domain, or serve it through the middleware, Caddy or the Worker"
-)
-ERROR_STATUS_REFUSAL = (
-    "error_document status {error_status} needs the error document's own status relayed, and this config answers "
-    "it with 404: remove status (404), or serve this domain through the middleware, Caddy or the Worker"
-)
+    out.append(("@osscname_signed_error_document", "error", None, False))
+    return out
+
+
 SUBDIR_REDIRECT_REFUSAL = (
     "subdir: redirect must know whether <path>/{index} exists before answering, which nginx cannot ask "
     "the bucket; use subdir: serve or subdir: not_found for this domain, or serve it through the middleware"
@@ -314,8 +348,8 @@ def declare(options: Options) -> dict[str, Declaration]:
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": rewrite, "prefix": Supported(), "index": Supported(),
         "subdir.redirect": Refused(SUBDIR_REDIRECT_REFUSAL), "subdir.serve": Supported(), "subdir.not_found": Supported(),
-        "subdir.root": Refused(SUBDIR_ROOT_REFUSAL), "error_document": Supported(),
-        "error_document.status": Refused(ERROR_STATUS_REFUSAL), "upstream_host.domain": Supported(), "https.force": Supported(),
+        "subdir.root": Supported(), "error_document": Supported(),
+        "error_document.status": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
         "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(),
         "scheme.https": Supported(), "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(),
         "endpoint_type.accelerate": Supported(), "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(),
@@ -388,8 +422,11 @@ FIELDS = (
     Field("bucket_host", HOST, lambda r: r.bucket_host, "the bucket host (a custom endpoint's host[:port])"),
     Field("root", PATH, lambda r: r.root, "the object root: base path + / + prefix, percent-encoded"),
     Field("index", RELATIVE_PATH, lambda r: r.index_url, "the index document appended to paths ending in /"),
+    Field("root_index", PATH, lambda r: r.root_index or "", "subdir: root: the root index document, the object of every path ending in /"),
     Field("folder", _words("serve"), lambda r: r.folder or "", "serve: a folder URL without its slash whose object is missing gets <path>/<index>"),
-    Field("error_path", PATH, lambda r: r.error_path or "", "the error document's upstream path, served with 404 for a missing object"),
+    Field("error_path", PATH, lambda r: r.error_path or "", "the error document's upstream path, served for a missing object"),
+    Field("error_status", _words("200"), lambda r: str(r.error_status) if r.error_path and r.error_status != 404 else "",
+          "200: the error document is served with its own status (200), not 404"),
     Field("upstream_host", _words("domain"), lambda r: "domain" if r.upstream_host == "domain" else "", "domain: the request's host goes upstream as Host"),
     Field("private", _words("oss", "s3"), lambda r: _signing(r, "kind"), "a private bucket: requests are signed by the njs signer (oss: OSS V4, s3: SigV4)"),
     Field("private_region", REGION, lambda r: _signing(r, "region"), "the signature's region (private)"),
@@ -661,6 +698,8 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
     https_upstream = any(fixed.get(b.bucket_host, b.scheme or ("https" if ssl else "http")) == "https" for b in rewrites)
     names, record_of, values = records(bindings, kept)
     private = any(b.private for b in kept)
+    used_statuses = {b.route.error_status for b in kept if b.route.error_path}
+    statuses = [ERROR_STATUSES[404]] + [status for code, status in ERROR_STATUSES.items() if code != 404 and code in used_statuses]
     maps = field_maps(values)
     exact = [name for name in names if name[0] != "*"]
     wildcards = [name[2:] for name in names if name[0] == "*"]
@@ -692,8 +731,9 @@ def render(bindings: BindingSet, kept: list[Binding], options: Options) -> str:
         "trusted_certificate": options.trusted_certificate if https_upstream else None,
         "njs_module": _njs_module(options) if private else None,
         "private_redirect_statuses": sorted({b.status for b in kept if b.private and b.mode == "redirect"}),
+        "error_statuses": statuses,
         "signed_locations": [(Markup(where), Markup(target), None if on_404 is None else Markup(on_404), conditions)
-                             for where, target, on_404, conditions in SIGNED_LOCATIONS],
+                             for where, target, on_404, conditions in signed_locations(statuses)],
     }
     return environment().get_template(TEMPLATE).render(context)
 

@@ -335,9 +335,10 @@ function query(r) {
   return raw(r, 'osscname_query').slice(1);
 }
 
-// The object path: root + the path without its '/' + the index for a path ending in '/' (Route.object_path).
+// The object path ($osscname_object, Route.object_path): root + the path without its '/', and for a path
+// ending in '/' the index appended, or with subdir: root the root index document.
 function objectPath(r) {
-  return raw(r, 'osscname_root') + raw(r, 'osscname_rest') + raw(r, 'osscname_append_index');
+  return raw(r, 'osscname_object');
 }
 
 // $osscname_js_refused: 1 when a private binding refuses the request (403 before anything is signed).

@@ -182,7 +182,8 @@ def test_one_map_per_field_of_the_route_with_entries_only_where_set(capsys: pyte
         route, number = binding.route, numbers[binding.domain]
         expected = {"action": "proxy" if route.mode == "rewrite" else str(route.status), "https_force": "1" if route.https_force else "",
                     "hsts_max_age": str(route.hsts or ""), "scheme": route.scheme or "", "bucket_host": route.bucket_host,
-                    "root": route.root, "index": route.index_url, "folder": route.folder or "", "error_path": route.error_path or "",
+                    "root": route.root, "index": route.index_url, "root_index": route.root_index or "", "folder": route.folder or "", "error_path": route.error_path or "",
+                    "error_status": str(route.error_status) if route.error_path and route.error_status != 404 else "",
                     "upstream_host": "domain" if route.upstream_host == "domain" else "",
                     "private": ("s3" if route.endpoint_type == "custom" else "oss") if route.private else "",
                     "private_region": route.private_region or "" if route.private else "", "bucket": route.bucket if route.private and route.endpoint_type != "custom" else "",
@@ -332,8 +333,6 @@ REWRITE = {"bucket": "bkt", "region": "us-west-1", "mode": "rewrite"}
         pytest.param({**REWRITE, "index": "index.html"}, ["--resolver", "127.0.0.53"], "subdir: redirect must know whether <path>/index.html exists", id="subdir-redirect-default"),
         pytest.param({**REWRITE, "index": "home.htm", "subdir": "redirect"}, ["--resolver", "127.0.0.53"], "subdir: redirect must know whether <path>/home.htm exists", id="subdir-redirect"),
         pytest.param(REWRITE, [], "nginx resolves bkt.oss-us-west-1.aliyuncs.com at request time", id="no-resolver"),
-        pytest.param({**REWRITE, "index": "index.html", "subdir": "root"}, ["--resolver", "127.0.0.53"], "subdir: root answers every folder URL with the root index document", id="subdir-root"),
-        pytest.param({**REWRITE, "error_document": {"key": "index.html", "status": 200}}, ["--resolver", "127.0.0.53"], "error_document status 200 needs the error document's own status relayed", id="error-document-status"),
     ],
 )
 def test_refusal_names_the_binding(binding: dict[str, Any], argv: list[str], reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -354,6 +353,8 @@ def test_refusal_names_the_binding(binding: dict[str, Any], argv: list[str], rea
     [
         pytest.param({**REWRITE, "index": "index.html", "subdir": "serve"}, ["--resolver", "127.0.0.53"], id="subdir-serve"),
         pytest.param({**REWRITE, "index": "index.html", "subdir": "not_found"}, ["--resolver", "127.0.0.53"], id="subdir-not-found"),
+        pytest.param({**REWRITE, "index": "index.html", "subdir": "root"}, ["--resolver", "127.0.0.53"], id="subdir-root"),
+        pytest.param({**REWRITE, "error_document": {"key": "index.html", "status": 200}}, ["--resolver", "127.0.0.53"], id="error-document-status-200"),
         pytest.param(REWRITE, ["--upstream", "bkt.oss-us-west-1.aliyuncs.com=10.0.0.5:80"], id="upstream-instead-of-resolver"),
         pytest.param({"bucket": "bkt", "endpoint": "http://10.0.0.5:9000/b", "mode": "rewrite"}, [], id="ip-endpoint-needs-no-resolver"),
         pytest.param({"bucket": "bkt", "region": "us-west-1", "index": "index.html"}, [], id="redirect-with-index"),
@@ -363,6 +364,74 @@ def test_expressible(binding: dict[str, Any], argv: list[str], tmp_path: Path, c
     path = write_yaml(tmp_path / "b.yaml", [{"domain": "a.example.org", **binding}])
     code, _, err = generate([str(path), *argv], capsys)
     assert (code, err) == (0, "")
+
+
+# --- OSS static website: the error document's status, subdir: root (tests/website.py) ----------------
+
+#: Beyond tests/website.py's cases, answers the middleware gives that a config could get wrong: an error
+#: document that is missing (relayed: the bucket's own 404, whatever the status), subdir: serve before a
+#: single-page app's error document, OPTIONS (no follow-up, the root index for a folder URL), a query.
+WEBSITE_EXTRA_BINDINGS: list[dict[str, object]] = [
+    {"domain": "gone.example.com", "bucket": "spa-site", "region": "us-west-1", "mode": "rewrite", "prefix": "app/",
+     "index": "index.html", "subdir": "root", "error_document": {"key": "no-such-page.html", "status": 200}},
+    {"domain": "serve.example.com", "bucket": "spa-site", "region": "us-west-1", "mode": "rewrite", "prefix": "app/",
+     "index": "index.html", "subdir": "serve", "error_document": {"key": "app/index.html", "status": 200}},
+]  # fmt: skip
+WEBSITE_EXTRA = [(host, method, target) for host, targets in (
+    ("gone.example.com", ["/", "/docs/", "/missing", "/docs"]),
+    ("serve.example.com", ["/docs", "/docs/", "/missing", "/missing/", "/docs/guide.txt"]),
+    ("spa.example.com", ["/missing?v=1", "/docs/?v=2"]),
+    ("plain.example.com", ["/docs/deeper/", "/docs"]),
+) for target in targets for method in ("GET", "HEAD", "OPTIONS")]  # fmt: skip
+
+
+def request_id_free(body: bytes) -> bytes:
+    """A body without the origin's error ``<RequestId>``, which differs on every answer."""
+    return re.sub(rb"<RequestId>[^<]*</RequestId>", b"<RequestId/>", body)
+
+
+def test_website_error_status_and_subdir_root(nginx_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real nginx answers tests/website.py's cases as OSS (and the middleware) does: a single-page app's
+    error document with 200, a 404 page with 404, every folder URL the root index document; and further
+    requests (a missing error document, subdir: serve before it, HEAD, OPTIONS) as the middleware answers
+    them, status, body and the object the origin served."""
+    import website
+
+    source, buckets = website.write(tmp_path)
+    text = yaml.safe_load(source.read_text(encoding="utf-8"))
+    source.write_text(yaml.safe_dump({**text, "bindings": text["bindings"] + WEBSITE_EXTRA_BINDINGS}), encoding="utf-8")
+    port = free_port()
+    with serve_origin(buckets) as origin:
+        code, out, err = generate([str(source), "--listen", f"127.0.0.1:{port}", "--upstream", f"{website.BUCKET_HOST}={origin.address}"], capsys)
+        assert (code, err) == (0, "")
+        assert "error_page 404 = @osscname_error_document;" in out  # the status-200 locations are written when a binding uses them
+        (tmp_path / "oss.conf").write_text(out)
+        write_nginx_conf(tmp_path, tmp_path / "oss.conf", port)
+        middleware = CustomDomainMiddleware(app, load_bindings(source), upstreams={website.BUCKET_HOST: f"http://{origin.address}"}, timeout=5)
+        try:
+            with nginx_running(nginx_binary, tmp_path, port):
+                for case in website.CASES:
+                    reply = fetch(port, case.request())
+                    website.check(case, reply.status, reply.body)
+                for host, method, target in WEBSITE_EXTRA:
+                    request = Case(f"{method} {host}{target}", "", Request(host=host, target=target, method=method), {"status": 0})
+                    got, want = fetch(port, request), wsgi_reply(middleware, request)
+                    assert (got.status, request_id_free(got.body)) == (want.status, request_id_free(want.body)), request.id
+                    assert got.header("X-Origin-Uri") == want.header("X-Origin-Uri"), request.id
+        finally:
+            middleware.close()
+
+
+def test_the_status_200_locations_only_when_a_binding_uses_them(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    site = {**REWRITE, "index": "index.html", "subdir": "root", "error_document": "404.html"}
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "a.example.org", **site}])
+    code, out, _ = generate([str(path), "--resolver", "127.0.0.53"], capsys)
+    assert code == 0 and "error-document-200" not in out and "error_page 404 @osscname_error_document;" in out
+    assert map_entries(out, "osscname_root_index") == {"default": '""', "1": "/index.html"}
+    assert map_entries(out, "osscname_error_status") == {"default": '""'}
+    path = write_yaml(tmp_path / "b.yaml", [{"domain": "a.example.org", **site, "error_document": {"key": "index.html", "status": 200}}])
+    code, out, _ = generate([str(path), "--resolver", "127.0.0.53"], capsys)
+    assert code == 0 and "location = /.osscname/error-document-200 {" in out and map_entries(out, "osscname_error_status") == {"default": '""', "1": "200"}
 
 
 # --- -o and --check -----------------------------------------------------------------------------

@@ -210,6 +210,9 @@ bindings:
   - {{domain: dl.abc.com, status: 302, prefix: public/, private: {{expires: 60}}}}
   - {{domain: brief.abc.com, status: 307, prefix: public/, private: {{expires: 1}}}}
   - {{domain: open.abc.com, mode: rewrite, prefix: public/, index: index.html, subdir: not_found, error_document: 404.html}}
+  - {{domain: spa.abc.com, mode: rewrite, prefix: public/, index: index.html, subdir: root, error_document: {{key: public/index.html, status: 200}}, private: true}}
+  - {{domain: spaserve.abc.com, mode: rewrite, prefix: public/, index: index.html, subdir: serve, error_document: {{key: public/index.html, status: 200}}, private: true}}
+  - {{domain: gone.abc.com, mode: rewrite, prefix: public/, index: index.html, subdir: root, error_document: {{key: no-such-page.html, status: 200}}, private: true}}
 """
 
 
@@ -219,6 +222,7 @@ def s3_bindings(port: int, bucket: str) -> str:
   - {{domain: s3.abc.com, {site}, private: true}}
   - {{domain: s3serve.abc.com, {site.replace("not_found", "serve")}, private: true}}
   - {{domain: s3open.abc.com, {site}}}
+  - {{domain: s3spa.abc.com, {site.replace("not_found", "root").replace("404.html", "{key: site/index.html, status: 200}")}, private: true}}
   - {{domain: s3dl.abc.com, bucket: {bucket}, endpoint: 'http://127.0.0.1:{port}/{bucket}', status: 307, private: {{expires: 60}}}}
 """
 
@@ -301,6 +305,23 @@ CASES = [
     pytest.param("s3.abc.com", "/", "GET", {}, 200, b"<h1>s3 home</h1>\n", id="s3-index"),
     pytest.param("s3serve.abc.com", "/docs", "GET", {}, 200, b"<h1>s3 docs</h1>\n", id="s3-folder-served"),
     pytest.param("s3.abc.com", "/nope", "GET", {}, 404, b"<h1>s3 missing</h1>\n", id="s3-error-document"),
+    # subdir: root (every folder URL the root index document) and a single-page app's error document (status 200)
+    pytest.param("spa.abc.com", "/docs/", "GET", {}, 200, HOME, id="subdir-root"),
+    pytest.param("spa.abc.com", "/docs/deeper/?v=1", "GET", {}, 200, HOME, id="subdir-root-query"),
+    pytest.param("spa.abc.com", "/docs/", "HEAD", {}, 200, b"", id="subdir-root-head"),
+    pytest.param("spa.abc.com", "/docs/", "OPTIONS", {}, 405, None, id="subdir-root-options"),
+    pytest.param("spa.abc.com", "/", "GET", {}, 200, HOME, id="subdir-root-index"),
+    pytest.param("spa.abc.com", "/a.txt", "GET", {}, 200, b"secret a\n", id="subdir-root-object"),
+    pytest.param("spa.abc.com", "/docs", "GET", {}, 200, HOME, id="error-status-200"),
+    pytest.param("spa.abc.com", "/some/route", "HEAD", {}, 200, b"", id="error-status-200-head"),
+    pytest.param("spa.abc.com", "/some/route", "GET", {"Range": "bytes=0-1"}, 200, HOME, id="error-status-200-without-range"),
+    pytest.param("spaserve.abc.com", "/docs", "GET", {}, 200, DOCS, id="folder-served-before-error-status-200"),
+    pytest.param("spaserve.abc.com", "/nope", "GET", {}, 200, HOME, id="folder-then-error-status-200"),
+    pytest.param("spaserve.abc.com", "/nope/", "GET", {}, 200, HOME, id="slash-then-error-status-200"),
+    pytest.param("gone.abc.com", "/nope", "GET", {}, 404, None, id="missing-error-document-relayed"),
+    pytest.param("gone.abc.com", "/nope", "HEAD", {}, 404, b"", id="missing-error-document-relayed-head"),
+    pytest.param("s3spa.abc.com", "/docs/", "GET", {}, 200, b"<h1>s3 home</h1>\n", id="s3-subdir-root"),
+    pytest.param("s3spa.abc.com", "/nope", "GET", {}, 200, b"<h1>s3 home</h1>\n", id="s3-error-status-200"),
     pytest.param("s3.abc.com", "/a.txt", "GET", {"Authorization": "AWS4-HMAC-SHA256 Credential=forged", "x-amz-date": "20000101T000000Z",
                                                  "X-Amz-Security-Token": "client-token"}, 200, b"s3 a\n", id="s3-client-signing-headers-dropped"),  # fmt: skip
 ]
@@ -317,7 +338,7 @@ def test_nginx_serves_private_buckets_as_the_middleware_does(fronts: Fronts, mot
     assert (got.status, reference.status) == (status, status), (got.body, reference.body)
     if body is not None:
         assert got.body == reference.body == body
-    if status in (200, 206, 404) and host in ("secure.abc.com", "s3.abc.com") and not headers:
+    if status in (200, 206, 404) and host in ("secure.abc.com", "s3.abc.com", "spa.abc.com", "spaserve.abc.com", "gone.abc.com") and not headers:
         assert (got.headers.get("X-Origin-Uri"), got.headers.get("X-Origin-Host")) == (reference.headers.get("X-Origin-Uri"), reference.headers.get("X-Origin-Host"))
     assert not leaks(got, READER.secret, moto.user.secret)
     if host == "secure.abc.com" and status == 200 and not headers and "signature" not in target:
