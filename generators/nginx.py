@@ -178,6 +178,10 @@ PRIVATE_DEVIATION = (
     "signed ones go along, so the bucket refuses that request, where the middleware drops them; a redirect from the "
     "bucket whose Location carries a signature is relayed, where the middleware answers 502"
 )
+ERROR_DOCUMENT_DEVIATION = (
+    "an error document the bucket does not give (it answers 403 or 5xx for it) gets status 404 with that answer's body "
+    "(error_page fixes the status), where the middleware relays the bucket's status; a missing one is 404 on both"
+)
 RESOLVER_REFUSAL = (
     "nginx resolves {bucket_host} at request time: pass --resolver ADDR (your DNS server), "
     "or --upstream {bucket_host}=ADDR:PORT"
@@ -348,7 +352,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "redirect.301": Supported(), "redirect.302": Supported(), "redirect.307": Supported(), "redirect.308": Supported(),
         "rewrite": rewrite, "prefix": Supported(), "index": Supported(),
         "subdir.redirect": Refused(SUBDIR_REDIRECT_REFUSAL), "subdir.serve": Supported(), "subdir.not_found": Supported(),
-        "subdir.root": Supported(), "error_document": Supported(),
+        "subdir.root": Supported(), "error_document": Deviates(ERROR_DOCUMENT_DEVIATION),
         "error_document.status": Supported(), "upstream_host.domain": Supported(), "https.force": Supported(),
         "https.hsts": Supported(), "scheme.request": Supported(), "scheme.http": Supported(),
         "scheme.https": Supported(), "endpoint_type.public": Supported(), "endpoint_type.internal": Supported(),
