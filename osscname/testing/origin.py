@@ -11,7 +11,9 @@ It answers what edge configs depend on: ``Range`` (206, 416; a malformed or mult
 ignored, as OSS does), ``ETag`` / ``Last-Modified`` with ``If-None-Match`` / ``If-Modified-Since``
 (304) and ``If-Match`` / ``If-Unmodified-Since`` (412), ``HEAD``, and OSS's XML error bodies. There
 are no index documents: those are the middleware's and the edges' job, as with OSS without website
-hosting.
+hosting. These answers are written here rather than left to ``webob.Response(conditional_response=True)``:
+WebOb checks neither ``If-Match`` nor ``If-Unmodified-Since``, and answers an unsatisfiable range with
+its own plain-text 416 where OSS sends ``InvalidRange`` XML.
 
 Private buckets (``private={"abc-secure": [Credentials(...)]}``) answer only requests signed with OSS V4
 (``OSS4-HMAC-SHA256``, in the ``Authorization`` header or as a presigned URL's query) by one of the
