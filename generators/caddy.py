@@ -102,6 +102,9 @@ CANONICAL = [
     {"search_regexp": Markup(r"^[^\[].*:.*$"), "replace": ""},
     {"search_regexp": Markup(r"\.$"), "replace": ""},
 ]
+#: What starts a request target before its path: ``/`` (origin form), or ``scheme://authority`` and the
+#: ``/`` if any (absolute form, whose path is then ``/`` + the rest, as the middleware reads it).
+_TARGET_START = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?]*/?|/)"
 #: ``{osscname.rest}``: the raw path without its first ``/``; ``{osscname.query}``: ``?query``, or
 #: nothing for no query or a bare ``?``. From the request target as sent.
 TARGET_PARTS = {
@@ -109,8 +112,8 @@ TARGET_PARTS = {
     "source": Markup("{http.request.orig_uri}"),
     "destinations": [REST, QUERY],
     "mappings": [
-        {"input_regexp": Markup(r"^/([^?]*)\?(.+)$"), "outputs": [Markup("${1}"), Markup("?${2}")]},
-        {"input_regexp": Markup(r"^/([^?]*)"), "outputs": [Markup("${1}"), ""]},
+        {"input_regexp": Markup(_TARGET_START + r"([^?]*)\?(.+)$"), "outputs": [Markup("${1}"), Markup("?${2}")]},
+        {"input_regexp": Markup(_TARGET_START + r"([^?]*)"), "outputs": [Markup("${1}"), ""]},
     ],
 }
 
@@ -127,7 +130,7 @@ def _is(name: str, value: str) -> Json:
 
 
 HTTP, HTTPS = {"protocol": "http"}, {"protocol": "https"}
-SLASH = _on_target(r"^[^?]*/(?:\?.*)?$")  # the raw path ends in "/" (a final "%2F" does not count)
+SLASH = _on_target(r"^(?:[^?]*/|[A-Za-z][A-Za-z0-9+.-]*://[^/?]*)(?:\?.*)?$")  # the raw path ends in "/" (a final "%2F" does not count)
 #: A ``.`` or ``..`` segment, also percent-encoded (:func:`osscname.decision.has_dot_segment`).
 DOT_SEGMENT = _on_target(r"(?i)^(?:[^?]*(?:/|%2f))?(?:\.|%2e){1,2}(?:(?:/|%2f)[^?]*)?(?:\?.*)?$")
 #: Upstream request headers that are not the client's to send (as the middleware drops them), and
@@ -208,8 +211,9 @@ BARE_QUERY_NOTE = ("a request target ending in a bare `?` reaches the bucket wit
 WILDCARD_NOTE = ("a name below a wildcard with an `xn--` label that is not valid IDNA is answered as the wildcard's binding; "
                  "the middleware treats it as unbound (Caddy checks host-name syntax, not punycode)")  # fmt: skip
 #: Seen by the generative differential test (tests/test_differential.py).
-ABSOLUTE_FORM_NOTE = ("an absolute-form target is routed by its authority, as the middleware routes it, but its Location and "
-                      "upstream target lose the path (they are rebuilt from the request URI, which is then absolute)")  # fmt: skip
+ABSOLUTE_FORM_NOTE = ("an absolute-form target is routed by its authority and its path kept, as the middleware does, but one "
+                      "whose authority Go's URL parser refuses (a port that is not a number) gets Go's own 400, where the "
+                      "middleware takes the authority for an unbound host")  # fmt: skip
 INVALID_CHARACTERS_NOTE = ("Go's server answers 400 itself to a raw space or control character in the target; raw non-ASCII bytes and the "
                            "other characters a URI cannot hold raw (\" < > ^ ` { | } \\) are copied as sent into Location and the "
                            "upstream target, where the middleware sends them as %XX")  # fmt: skip
@@ -435,6 +439,8 @@ class _Proxies:
     def routes(self) -> list[Json]:
         no_slash = {"not": [SLASH]}
         return [
+            # An absolute-form target without a path ("GET http://host?q") has an empty one in Go: it is "/".
+            {"handle": [{"handler": "rewrite", "path_regexp": [{"find": Markup("^$"), "replace": Markup("/")}]}]},
             # subdir: root (OSS SupportSubDir off): a folder URL's path becomes "/", whose object path
             # (OBJECT) is the root index document, whatever the folder; the follow-ups below apply to it.
             {"match": [{**SLASH, "not": [{"vars": _is("root_index", "")}]}],

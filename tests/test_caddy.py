@@ -300,6 +300,19 @@ def test_the_declared_differences_are_what_caddy_does(corpus_caddy: Served, midd
     assert (reply.status, reply.header("Location")) == (301, "https://example-cdn.oss-accelerate.aliyuncs.com/lib.js")
 
 
+@pytest.mark.parametrize("target", ["http://img.abc.com/logo.png?x=1", "http://img.abc.com", "HTTP://IMG.ABC.COM?q", "http://img.abc.com:80/a%20b.png",
+                                    "http://files.abc.com/a.txt", "http://files.abc.com/docs/", "http://files.abc.com?x=1", "http://files.abc.com/a/../b"])  # fmt: skip
+def test_absolute_form_is_routed_by_its_authority_with_its_path(corpus_caddy: Served, middleware: Any, target: str) -> None:
+    """RFC 9112's absolute form: the authority names the binding (the Host header does not), and the
+    path and query are the target's, as the middleware reads them, in the Location and upstream."""
+    case = conformance.Case("absolute", "", conformance.Request(host="other.org", target=target), {"status": 0})
+    ours, theirs = conformance.wsgi_reply(middleware, case), corpus_caddy.ask(case)
+    assert ours.body != b"app\n"  # the authority's binding answered, not the app
+    for name in ("location", "x-origin-host", "x-origin-uri"):
+        assert ours.header(name) == theirs.header(name), name
+    assert (ours.status, ours.body if ours.status < 300 else b"") == (theirs.status, theirs.body if theirs.status < 300 else b"")
+
+
 def test_standalone_config_answers_other_hosts_421(caddy_binary: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Loaded as it is, the server answers only the bound hosts: the rest get 421, never a binding."""
     port = free_port()

@@ -127,7 +127,7 @@ DEVIATIONS = [
     Deviation("caddy", "request.invalid_characters", lambda b, r, ref, got: got.status == 400 and _raw(r, "")),
     Deviation("caddy", "request.invalid_characters", _same_bytes),
     Deviation("caddy", "request.unnormalisable", lambda b, r, ref, got: got.status == 400 and _malformed_escape(r)),
-    Deviation("caddy", "request.absolute_form", lambda b, r, ref, got: not r.target.startswith("/")),
+    Deviation("caddy", "request.absolute_form", lambda b, r, ref, got: got.status == 400 and not r.target.startswith("/")),
     Deviation("caddy", "rewrite", _bare_query),
     Deviation("caddy", "request.invalid_host", lambda b, r, ref, got: got.status == 400 and not r.routed_host.isascii()),
     Deviation("caddy", "wildcard", lambda b, r, ref, got: "xn--" in r.routed_host.lower() and _invalid_host(b, r, ref, got)),
