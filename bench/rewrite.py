@@ -19,6 +19,8 @@ as the client, reading bodies into reused buffers (the concurrent clients are as
 sockets, so the client costs little CPU). The same origin and the same client serve every row. Objects
 are read once from the origin before timing (the first read of a sparse file's holes is slower).
 
+The CPU time the servers' workers spent per GB relayed is printed beside the load rows: on a machine
+whose cores the origin, the client and the server share, it is what decides their throughput.
 RSS growth is measured the same way for every server: the peak (``VmHWM``) summed over the processes
 that serve requests (gunicorn's and uvicorn's workers, not the master, the supervisor or
 multiprocessing's resource tracker; the process itself for waitress and a one-worker uvicorn) after
@@ -105,6 +107,15 @@ def serving_pids(pid: int) -> list[int]:
 
 def served_rss(pids: list[int]) -> int:
     return sum(peak_rss(pid) for pid in pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes used so far (``/proc/PID/stat``)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def warmed_up(port: int, process: subprocess.Popen[bytes], workers: int, clients: int) -> list[int]:
@@ -297,7 +308,7 @@ def main() -> int:
 
     size = args.size * MiB
     single: list[tuple[str, float, int]] = []  # (row, seconds, RSS growth)
-    loaded: list[tuple[str, float, float, int, int]] = []  # (row, MB/s, p99 s, requests, RSS growth)
+    loaded: list[tuple[str, float, float, int, int, float]] = []  # (row, MB/s, p99 s, requests, RSS growth, CPU s)
     with tempfile.TemporaryDirectory(prefix="osscname-bench-") as folder:
         bucket = Path(folder) / "bench-bucket"
         bucket.mkdir()
@@ -323,7 +334,7 @@ def main() -> int:
 
             path = "/10m.bin"
             rate, p99, count = concurrent(origin_port, BUCKET_HOST, path, args)
-            loaded.append(("direct from the origin", rate, p99, count, 0))
+            loaded.append(("direct from the origin", rate, p99, count, 0, 0.0))
             rows = [("gunicorn gthread + WSGI middleware", "gunicorn"), ("uvicorn + ASGI middleware", "uvicorn")]
             try:
                 import gunicorn  # noqa: F401
@@ -333,9 +344,9 @@ def main() -> int:
             for row, server in rows:
                 with server_process(server, origin_port, args.workers, -(-args.clients // args.workers)) as (port, process):
                     pids = warmed_up(port, process, args.workers if server == "gunicorn" or args.workers > 1 else 0, args.clients)
-                    baseline = served_rss(pids)
+                    baseline, cpu = served_rss(pids), cpu_seconds(pids)
                     rate, p99, count = concurrent(port, "files.bench.example", path, args)
-                    loaded.append((row, rate, p99, count, served_rss(pids) - baseline))
+                    loaded.append((row, rate, p99, count, served_rss(pids) - baseline, cpu_seconds(pids) - cpu))
         finally:
             stop(origin)
 
@@ -346,9 +357,10 @@ def main() -> int:
     print()
     print(f"{args.clients} concurrent clients x {args.requests} requests, {args.object} MiB object, {args.workers} worker process(es) per server")
     print(f"uvicorn's loop and HTTP parser: {uvicorn_stack()}")
-    print(f"{'':34} {'MB/s':>8} {'p99 s':>8} {'requests':>9} {'RSS growth MB':>14}")
-    for row, rate, p99, count, growth in loaded:
-        print(f"{row:34} {rate:8.0f} {p99:8.2f} {count:9d} {growth / 1e6:14.1f}")
+    print(f"{'':34} {'MB/s':>8} {'p99 s':>8} {'requests':>9} {'RSS growth MB':>14} {'CPU s/GB':>9}")
+    for row, rate, p99, count, growth, cpu in loaded:
+        cost = f"{cpu / (count * args.object * MiB / 1e9):9.2f}" if cpu else f"{'':9}"
+        print(f"{row:34} {rate:8.0f} {p99:8.2f} {count:9d} {growth / 1e6:14.1f} {cost}")
     worst = max(growth for _, _, growth in single)
     print()
     print(f"largest single-stream RSS growth: {worst / MiB:.1f} MiB (aim <= 32 MiB)")
