@@ -58,8 +58,8 @@ headers it adds (User-Agent, Accept, Accept-Encoding).
   uvloop and asyncio alike): the session's ``read_bufsize`` stops reading the upstream socket after every
   read until that read was taken, and each read goes to the server as the very bytes object the parser
   made (``readchunk``), where ``readany`` would join what had piled up into a copy. With aiohttp's
-  default (a 256 KiB buffer, paused above 512 KiB) a loaded worker held about 1.5 MiB per stream, half
-  of it in those copies; ``bench/rewrite.py`` has the figures.
+  default (a 256 KiB buffer, paused above 512 KiB) a worker relaying 32 streams grew by about 1.7 MB
+  per stream, close to half of it in those copies; now by 0.6–0.75 MB (``bench/rewrite.py``, the README).
 * The client going away (``http.disconnect``, watched while streaming) closes the upstream connection at
   once instead of reading the rest of the object for nobody.
 * ``timeout``: connecting and each read; before the response starts a timeout answers 504, a connection
