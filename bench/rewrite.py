@@ -16,10 +16,22 @@ Separate processes, so that each figure belongs to one of them: the local origin
 (``osscname.testing.origin``) serving sparse files from a temporary folder; each server wrapping a
 middleware with the bucket host pointed at the origin (this script with ``--serve``); and this script
 as the client, reading bodies into reused buffers (the concurrent clients are asyncio tasks on raw
-sockets, so the client costs little CPU). Objects are read once from the origin before timing (the
-first read of a sparse file's holes is slower). RSS growth is the server's peak (``VmHWM``, summed over
-gunicorn's worker processes) after the downloads minus its peak after a warm-up request. Every load
-loop is bounded in count and in time (``--limit``), and talks to 127.0.0.1 only.
+sockets, so the client costs little CPU). The same origin and the same client serve every row. Objects
+are read once from the origin before timing (the first read of a sparse file's holes is slower).
+
+The CPU time the servers' workers spent per GB relayed is printed beside the load rows: on a machine
+whose cores the origin, the client and the server share, it is what decides their throughput.
+RSS growth is measured the same way for every server: the peak (``VmHWM``) summed over the processes
+that serve requests (gunicorn's and uvicorn's workers, not the master, the supervisor or
+multiprocessing's resource tracker; the process itself for waitress and a one-worker uvicorn) after
+the downloads, minus the same sum after warm-up. Warm-up waits until every worker process exists, then
+sends waves of as many concurrent requests for a tiny object as the load has clients, until a wave
+leaves every worker's peak where it was: each worker has then imported, started and opened what the
+load opens (gthread's threads, aiohttp's session, one upstream connection per client), so the growth
+is what streaming the bodies costs, not a worker that was still starting when the baseline was taken.
+The loop and HTTP parser uvicorn ran with (uvloop and httptools when installed, as with
+``uvicorn[standard]``) are printed with the figures. Every load loop is bounded in count and in time
+(``--limit``), and talks to 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -86,13 +98,43 @@ def peak_rss(pid: int) -> int:
 
 
 def serving_pids(pid: int) -> list[int]:
-    """The processes that serve requests: a gunicorn master's workers, else the process itself."""
+    """The processes that serve requests: a gunicorn master's or uvicorn supervisor's workers (not
+    multiprocessing's resource tracker, which uvicorn's spawned workers bring), else the process itself."""
     children = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return children or [pid]
+    workers = [child for child in children if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()]
+    return workers or [pid]
 
 
-def served_rss(pid: int) -> int:
-    return sum(peak_rss(child) for child in serving_pids(pid))
+def served_rss(pids: list[int]) -> int:
+    return sum(peak_rss(pid) for pid in pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes used so far (``/proc/PID/stat``)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15 of proc(5)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def warmed_up(port: int, process: subprocess.Popen[bytes], workers: int, clients: int) -> list[int]:
+    """Wait for ``workers`` worker processes (0: the process serves itself), then send waves of
+    ``clients`` concurrent requests for a tiny object until one leaves every worker's peak RSS
+    unchanged (at most 10 waves, 30 s); the serving PIDs."""
+    deadline = time.monotonic() + 30
+    while len(pids := serving_pids(process.pid)) < workers or (workers and pids == [process.pid]):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{workers} workers did not start")
+        time.sleep(0.05)
+    before = [peak_rss(pid) for pid in pids]
+    for _ in range(10):
+        asyncio.run(_load(port, "files.bench.example", "/small.txt", clients, 1, 30))
+        after = [peak_rss(pid) for pid in pids]
+        if after == before or time.monotonic() > deadline:
+            break
+        before = after
+    return pids
 
 
 def download(port: int, host: str, path: str) -> tuple[int, float]:
@@ -242,6 +284,14 @@ def concurrent(port: int, host: str, path: str, args: argparse.Namespace) -> tup
     return received / wall / 1e6, times[min(len(times) - 1, int(len(times) * 0.99))], len(times)
 
 
+def uvicorn_stack() -> str:
+    """What uvicorn's ``auto`` loop and http settings pick here (uvloop and httptools when importable)."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"{loop}, {'httptools' if importlib.util.find_spec('httptools') else 'h11'}"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", type=int, default=1024, help="single object size in MiB (default 1024)")
@@ -258,7 +308,7 @@ def main() -> int:
 
     size = args.size * MiB
     single: list[tuple[str, float, int]] = []  # (row, seconds, RSS growth)
-    loaded: list[tuple[str, float, float, int, int]] = []  # (row, MB/s, p99 s, requests, RSS growth)
+    loaded: list[tuple[str, float, float, int, int, float]] = []  # (row, MB/s, p99 s, requests, RSS growth, CPU s)
     with tempfile.TemporaryDirectory(prefix="osscname-bench-") as folder:
         bucket = Path(folder) / "bench-bucket"
         bucket.mkdir()
@@ -276,15 +326,15 @@ def main() -> int:
             single.append(("direct from the origin", direct_time, 0))
             for row, server in (("waitress + WSGI middleware", "waitress"), ("uvicorn + ASGI middleware", "uvicorn")):
                 with server_process(server, origin_port) as (port, process):
-                    download(port, "files.bench.example", "/small.txt")
-                    baseline = served_rss(process.pid)
+                    pids = warmed_up(port, process, 0, 1)
+                    baseline = served_rss(pids)
                     proxied_bytes, proxied_time = download(port, "files.bench.example", "/big.bin")
                     assert proxied_bytes == size, (row, proxied_bytes, size)
-                    single.append((row, proxied_time, served_rss(process.pid) - baseline))
+                    single.append((row, proxied_time, served_rss(pids) - baseline))
 
             path = "/10m.bin"
             rate, p99, count = concurrent(origin_port, BUCKET_HOST, path, args)
-            loaded.append(("direct from the origin", rate, p99, count, 0))
+            loaded.append(("direct from the origin", rate, p99, count, 0, 0.0))
             rows = [("gunicorn gthread + WSGI middleware", "gunicorn"), ("uvicorn + ASGI middleware", "uvicorn")]
             try:
                 import gunicorn  # noqa: F401
@@ -293,10 +343,10 @@ def main() -> int:
                 rows = rows[1:]
             for row, server in rows:
                 with server_process(server, origin_port, args.workers, -(-args.clients // args.workers)) as (port, process):
-                    download(port, "files.bench.example", "/small.txt")
-                    baseline = served_rss(process.pid)
+                    pids = warmed_up(port, process, args.workers if server == "gunicorn" or args.workers > 1 else 0, args.clients)
+                    baseline, cpu = served_rss(pids), cpu_seconds(pids)
                     rate, p99, count = concurrent(port, "files.bench.example", path, args)
-                    loaded.append((row, rate, p99, count, served_rss(process.pid) - baseline))
+                    loaded.append((row, rate, p99, count, served_rss(pids) - baseline, cpu_seconds(pids) - cpu))
         finally:
             stop(origin)
 
@@ -306,9 +356,11 @@ def main() -> int:
         print(f"{row:34} {seconds:8.2f} {size / MiB / seconds:8.0f} {growth / MiB if growth else 0:15.1f}")
     print()
     print(f"{args.clients} concurrent clients x {args.requests} requests, {args.object} MiB object, {args.workers} worker process(es) per server")
-    print(f"{'':34} {'MB/s':>8} {'p99 s':>8} {'requests':>9} {'RSS growth MB':>14}")
-    for row, rate, p99, count, growth in loaded:
-        print(f"{row:34} {rate:8.0f} {p99:8.2f} {count:9d} {growth / 1e6:14.1f}")
+    print(f"uvicorn's loop and HTTP parser: {uvicorn_stack()}")
+    print(f"{'':34} {'MB/s':>8} {'p99 s':>8} {'requests':>9} {'RSS growth MB':>14} {'CPU s/GB':>9}")
+    for row, rate, p99, count, growth, cpu in loaded:
+        cost = f"{cpu / (count * args.object * MiB / 1e9):9.2f}" if cpu else f"{'':9}"
+        print(f"{row:34} {rate:8.0f} {p99:8.2f} {count:9d} {growth / 1e6:14.1f} {cost}")
     worst = max(growth for _, _, growth in single)
     print()
     print(f"largest single-stream RSS growth: {worst / MiB:.1f} MiB (aim <= 32 MiB)")

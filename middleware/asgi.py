@@ -54,7 +54,12 @@ headers it adds (User-Agent, Accept, Accept-Encoding).
   middleware (Host, SNI and the certificate check stay the bucket host's).
 * Backpressure: a body chunk is read only after the server took the previous one (``await send``), so
   memory per stream is the client library's read buffer plus the server's write buffer, whatever the
-  object's size.
+  object's size. Both are held to one socket read each (the event loop reads up to 256 KiB at a time,
+  uvloop and asyncio alike): the session's ``read_bufsize`` stops reading the upstream socket after every
+  read until that read was taken, and each read goes to the server as the very bytes object the parser
+  made (``readchunk``), where ``readany`` would join what had piled up into a copy. With aiohttp's
+  default (a 256 KiB buffer, paused above 512 KiB) a worker relaying 32 streams grew by about 1.7 MB
+  per stream, close to half of it in those copies; now by 0.6–0.75 MB (``bench/rewrite.py``, the README).
 * The client going away (``http.disconnect``, watched while streaming) closes the upstream connection at
   once instead of reading the rest of the object for nobody.
 * ``timeout``: connecting and each read; before the response starts a timeout answers 504, a connection
@@ -138,6 +143,11 @@ _HOP_BY_HOP = frozenset(name.encode("ascii") for name in HOP_BY_HOP)
 _CONDITIONAL = frozenset(("range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"))
 _FOUND_BODY = plain_body(FOLDER_REDIRECT_STATUS).encode("ascii")
 _WEBSOCKET_BODY = b"403 Forbidden: this domain serves objects of a bucket, not WebSockets\n"
+#: aiohttp's response reader stops reading the socket above twice this and reads on below it: 1 pauses
+#: after every socket read until the relay took it, so a stream holds one read (at most 256 KiB, the
+#: event loop's read size), not aiohttp's default of up to 768 KiB. The kernel's socket buffer keeps
+#: the upstream streaming meanwhile, and it is not the process's memory.
+_READ_BUFSIZE = 1
 
 
 class UpstreamBrokeOff(Exception):
@@ -302,7 +312,7 @@ class _Upstream:
         if session is None or self._loop is not loop or session.closed:
             connector = aiohttp.TCPConnector(limit=0, ssl=self._context if self._context is not None else True)
             session = self._session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False,
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False, read_bufsize=_READ_BUFSIZE,
                 skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
                 timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
             )  # fmt: skip
@@ -578,13 +588,15 @@ async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[Ra
         content = response.content
         while not gone:
             try:
-                data = await content.readany()
+                data, chunk_end = await content.readchunk()  # one socket read, not a copy of several
             except (OSError, aiohttp.ClientError) as error:
                 if gone:
                     return
                 log.warning("%s: upstream %s broke off a response body: %s", what, fetched.upstream.name, error or type(error).__name__)
                 raise UpstreamBrokeOff(f"{what}: upstream {fetched.upstream.name} broke off the response body") from error
             if not data:
+                if chunk_end and not content.at_eof():  # the end of a chunk of a chunked body, not of the body
+                    continue  # (aiohttp's shared empty reader answers a body-less response so after its first use)
                 response.release()  # read to its end: the connection goes back to the pool
                 watcher.cancel()
                 await send({"type": "http.response.body", "body": b""})

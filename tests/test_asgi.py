@@ -94,11 +94,16 @@ class Seen:
     headers: dict[str, str]
 
 
+#: The chunks of ``/chunked``: sizes from 1 byte to 300 KiB (over one socket read), each its own bytes.
+CHUNKS = [bytes([65 + i % 26]) * size for i, size in enumerate((1, 7, 4096, 65536, 1, 300 * 1024, 3, 70000, 1, 256 * 1024, 2))]
+
+
 @dataclass
 class RawOrigin:
     """An HTTP/1.1 keep-alive origin on 127.0.0.1 whose answers are chosen by path:
 
-    ``/ok/N``: 200 with N bytes; ``/truncate``: Content-Length 1 MiB, 100 KiB, then close;
+    ``/ok/N``: 200 with N bytes; ``/chunked``: 200, a chunked body of :data:`CHUNKS` (no head nor body
+    for HEAD); ``/truncate``: Content-Length 1 MiB, 100 KiB, then close;
     ``/truncate-chunked``: chunked, two chunks, then close without the last chunk; ``/endless``:
     Content-Length 256 MiB sent as fast as the peer takes it (``sent`` counts bytes) until the peer
     closes; ``/trickle``: Content-Length 10 MiB, 64 KiB, then 1 KiB every 50 ms until the peer closes
@@ -169,6 +174,12 @@ class RawOrigin:
         if path.startswith("/ok/"):
             size = int(path[4:])
             sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size + (b"" if method == "HEAD" else b"x" * size))
+        elif path == "/chunked":
+            sock.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            if method != "HEAD":
+                for chunk in CHUNKS:  # one write each, so that the proxy reads ends of chunks apart and together
+                    sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sock.sendall(b"0\r\n\r\n")
         elif path == "/truncate":
             sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % MiB + b"t" * (100 * 1024))
             return False
@@ -645,6 +656,62 @@ def test_disconnect_while_the_upstream_stalls(raw_origin: RawOrigin) -> None:
     assert time.monotonic() - started < 10 and sent[0]["status"] == 200
     assert all(message.get("more_body") for message in sent[1:]), "a body cut short must never be ended as complete"
     _until(lambda: raw_origin.closed_at is not None, "the upstream connection closed")
+
+
+def _relayed(middleware: ASGICustomDomainMiddleware, loop: asyncio.AbstractEventLoop, method: str, path: str, pause: float = 0.0,
+             stop_after: int = 0) -> list[dict[str, Any]]:  # fmt: skip
+    """The messages ``middleware`` sends (on ``loop``) for one request to the scripted origin, each body message taken
+    ``pause`` seconds after it was sent (a slow client); the client leaves after ``stop_after`` body
+    bytes (0: it reads to the end)."""
+    sent: list[dict[str, Any]] = []
+    left = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await left.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+        if message["type"] == "http.response.body":
+            await asyncio.sleep(pause)
+            if stop_after and sum(len(m.get("body", b"")) for m in sent[1:]) >= stop_after:
+                left.set()
+
+    async def run() -> None:
+        await asyncio.wait_for(middleware(scope_for(Case("x", "", _request("raw.test.example", path, method=method), {})), receive, send), 10)
+
+    loop.run_until_complete(run())
+    return sent
+
+
+@pytest.fixture
+def raw_middleware(raw_origin: RawOrigin, loop: asyncio.AbstractEventLoop) -> Iterator[ASGICustomDomainMiddleware]:
+    """The middleware over the scripted origin, its upstream session closed afterwards on ``loop``."""
+    middleware = ASGICustomDomainMiddleware(asgi_app, load_bindings(APP_BINDINGS), upstreams={RAW: f"127.0.0.1:{raw_origin.port}"}, timeout=10)
+    yield middleware
+    loop.run_until_complete(middleware.aclose())
+
+
+def test_chunked_body_and_repeated_head_are_relayed_whole(raw_middleware: ASGICustomDomainMiddleware, loop: asyncio.AbstractEventLoop) -> None:
+    """A chunked upstream body arrives whole and ended (ends of chunks are not the end of the body), and
+    a body-less answer ends at once, every time (aiohttp answers all of them with one shared reader)."""
+    for _ in range(2):
+        sent = _relayed(raw_middleware, loop, "GET", "/chunked")
+        assert sent[0]["status"] == 200 and sent[-1] == {"type": "http.response.body", "body": b""}
+        assert b"".join(message["body"] for message in sent[1:]) == b"".join(CHUNKS)
+        for method in ("HEAD", "HEAD"):
+            sent = _relayed(raw_middleware, loop, method, "/ok/10")
+            assert sent[0]["status"] == 200 and [message.get("body") for message in sent[1:]] == [b""]
+
+
+def test_a_slow_client_gets_single_reads(raw_middleware: ASGICustomDomainMiddleware, loop: asyncio.AbstractEventLoop) -> None:
+    """While a slow client takes each body message, the upstream's data is not piled up and joined into
+    one large copy: every message is at most one socket read of the event loop (256 KiB), which bounds
+    what a stream holds to that read and the one the server is writing."""
+    sent = _relayed(raw_middleware, loop, "GET", "/endless", pause=0.005, stop_after=16 * MiB)
+    sizes = [len(message["body"]) for message in sent[1:]]
+    assert sum(sizes) >= 16 * MiB and all(message.get("more_body") for message in sent[1:])
+    assert max(sizes) <= 256 * 1024, f"a body message of {max(sizes)} bytes"
 
 
 def test_backpressure(app_server: Served, raw_origin: RawOrigin) -> None:
