@@ -10,7 +10,8 @@ Run: python bench/rewrite.py [--size MiB] [--clients N --object MiB --requests N
    under gunicorn (gthread) and through the ASGI middleware under uvicorn, each with ``--workers``
    processes (default 2; gunicorn's threads split the clients between them): aggregate throughput, p99
    of the per-request time, peak RSS growth. Aim: the ASGI middleware at least the WSGI throughput with
-   a tenth of its memory growth.
+   a tenth of its memory growth. The last row is the file generate-nginx writes for the same binding,
+   in a real nginx with as many worker processes (when nginx is installed), for scale.
 
 Separate processes, so that each figure belongs to one of them: the local origin
 (``osscname.testing.origin``) serving sparse files from a temporary folder; each server wrapping a
@@ -40,6 +41,7 @@ import argparse
 import asyncio
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -219,6 +221,49 @@ def serve(server: str, port: int, origin: str, workers: int, threads: int) -> No
     Gunicorn().run()
 
 
+NGINX_CONF = """daemon off;
+worker_processes {workers};
+pid {prefix}/nginx.pid;
+error_log {prefix}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/body;
+    proxy_temp_path {prefix}/proxy;
+    fastcgi_temp_path {prefix}/fastcgi;
+    uwsgi_temp_path {prefix}/uwsgi;
+    scgi_temp_path {prefix}/scgi;
+    server {{ listen 127.0.0.1:{default_port} default_server; return 404; }}
+    include {prefix}/oss.conf;
+}}
+"""
+
+
+@contextmanager
+def nginx_process(binary: str, folder: Path, origin_port: int, workers: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
+    """A real nginx with ``workers`` worker processes serving the file generate-nginx writes for the
+    bench binding (its bucket host pointed at the origin); stopped by PID."""
+    from osscname.generators import nginx as generator
+
+    folder.chmod(0o755)  # nginx's workers (not root) write their temporary files under it
+    prefix = folder / "nginx"
+    prefix.mkdir(mode=0o755)
+    port = free_port()
+    (prefix / "b.yaml").write_text(BINDINGS)
+    if generator.main([str(prefix / "b.yaml"), "--listen", f"127.0.0.1:{port}", "--upstream", f"{BUCKET_HOST}=http://127.0.0.1:{origin_port}",
+                       "-o", str(prefix / "oss.conf")]) != 0:  # fmt: skip
+        raise SystemExit("generate-nginx failed")
+    (prefix / "nginx.conf").write_text(NGINX_CONF.format(workers=workers, prefix=prefix, default_port=free_port()))
+    args = ["-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
+    subprocess.run([binary, "-t", *args], check=True, capture_output=True, timeout=60)
+    process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, process)
+        yield port, process
+    finally:
+        stop(process)
+
+
 @contextmanager
 def server_process(server: str, origin_port: int, workers: int = 1, threads: int = 4) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """This script serving the middleware with ``server``; stopped by PID (gunicorn's master and uvicorn's
@@ -347,6 +392,15 @@ def main() -> int:
                     baseline, cpu = served_rss(pids), cpu_seconds(pids)
                     rate, p99, count = concurrent(port, "files.bench.example", path, args)
                     loaded.append((row, rate, p99, count, served_rss(pids) - baseline, cpu_seconds(pids) - cpu))
+            binary = shutil.which("nginx") or "/usr/sbin/nginx"
+            if os.access(binary, os.X_OK):  # the generated nginx config, the same workers, clients and origin
+                with nginx_process(binary, Path(folder), origin_port, args.workers) as (port, process):
+                    pids = warmed_up(port, process, args.workers, args.clients)
+                    baseline, cpu = served_rss(pids), cpu_seconds(pids)
+                    rate, p99, count = concurrent(port, "files.bench.example", path, args)
+                    loaded.append(("nginx (generate-nginx)", rate, p99, count, served_rss(pids) - baseline, cpu_seconds(pids) - cpu))
+            else:
+                print("nginx is not installed: no nginx row", file=sys.stderr)
         finally:
             stop(origin)
 
@@ -364,7 +418,7 @@ def main() -> int:
     worst = max(growth for _, _, growth in single)
     print()
     print(f"largest single-stream RSS growth: {worst / MiB:.1f} MiB (aim <= 32 MiB)")
-    if len(loaded) == 3:
+    if len(loaded) >= 3:
         wsgi, asgi = loaded[1], loaded[2]
         print(f"ASGI / WSGI under load: throughput {asgi[1] / wsgi[1]:.2f} (aim >= 1), RSS growth {asgi[4] / max(wsgi[4], 1):.2f} (aim <= 0.1)")
     return 0 if worst <= 32 * MiB else 1
