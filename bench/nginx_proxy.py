@@ -56,8 +56,10 @@ SETTINGS: dict[str, generator.Buffering] = {
     "64 x 64k": (("proxy_buffer_size", ("64k",)), ("proxy_buffers", ("64", "64k")), ("proxy_busy_buffers_size", ("128k",))),
 }
 
-PROXY_CONF = """daemon off;
-worker_processes 1;
+#: nginx.conf around a generated file: ``main`` is what goes before everything (the njs module and the
+#: credentials' ``env`` lines for private bindings), ``workers`` the worker processes (1 here).
+PROXY_CONF = """{main}daemon off;
+worker_processes {workers};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 1024; }}
@@ -260,7 +262,7 @@ def proxied(binary: str, folder: Path, label: str, buffering: generator.Bufferin
         generator.PROXY_BUFFERING = saved
     if code != 0:
         raise SystemExit("generate-nginx failed")
-    (prefix / "nginx.conf").write_text(PROXY_CONF.format(prefix=prefix, default_port=free_port(), include=prefix / "oss.conf"))
+    (prefix / "nginx.conf").write_text(PROXY_CONF.format(main="", workers=1, prefix=prefix, default_port=free_port(), include=prefix / "oss.conf"))
     with nginx(binary, prefix, port) as process:
         worker = worker_of(process.pid)
         cpu = cpu_seconds(worker)

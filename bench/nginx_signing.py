@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nginx_proxy import ORIGIN_CONF, Client, cpu_seconds, free_port, nginx, worker_of
+from nginx_proxy import ORIGIN_CONF, PROXY_CONF, Client, cpu_seconds, free_port, nginx, worker_of
 
 from osscname.generators import nginx as generator
 
@@ -51,25 +51,8 @@ bindings:
   - {{domain: go.example.com, status: 302}}
   - {{domain: share.example.com, status: 302, private: true}}
 """
-NGINX_CONF = """load_module {njs};
-env OSS_ACCESS_KEY_ID;
-env OSS_ACCESS_KEY_SECRET;
-daemon off;
-worker_processes 1;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    server {{ listen 127.0.0.1:{default_port} default_server; return 200 "app\\n"; }}
-    include {include};
-}}
-"""
+#: What private bindings need before everything else in nginx.conf (README: generate-nginx).
+MAIN = "load_module {njs};\nenv OSS_ACCESS_KEY_ID;\nenv OSS_ACCESS_KEY_SECRET;\n"
 
 
 class AnyStatus(Client):
@@ -151,7 +134,8 @@ def main() -> int:
         if generator.main([str(folder / "b.yaml"), "--listen", f"127.0.0.1:{port}", "--upstream", f"{BUCKET_HOST}=http://127.0.0.1:{origin_port}",
                            "-o", str(front / "oss.conf")]) != 0:  # fmt: skip
             raise SystemExit("generate-nginx failed")
-        front.joinpath("nginx.conf").write_text(NGINX_CONF.format(njs=NJS_SO, prefix=front, default_port=free_port(), include=front / "oss.conf"))
+        front.joinpath("nginx.conf").write_text(PROXY_CONF.format(main=MAIN.format(njs=NJS_SO), workers=1, prefix=front, default_port=free_port(),
+                                                                  include=front / "oss.conf"))  # fmt: skip
         with nginx(binary, origin_prefix, origin_port), nginx(binary, front, port) as process:
             worker = worker_of(process.pid)
             for _ in range(args.rounds):

@@ -221,28 +221,12 @@ def serve(server: str, port: int, origin: str, workers: int, threads: int) -> No
     Gunicorn().run()
 
 
-NGINX_CONF = """daemon off;
-worker_processes {workers};
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {prefix}/body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    server {{ listen 127.0.0.1:{default_port} default_server; return 404; }}
-    include {prefix}/oss.conf;
-}}
-"""
-
-
 @contextmanager
 def nginx_process(binary: str, folder: Path, origin_port: int, workers: int) -> Iterator[tuple[int, subprocess.Popen[bytes]]]:
     """A real nginx with ``workers`` worker processes serving the file generate-nginx writes for the
     bench binding (its bucket host pointed at the origin); stopped by PID."""
+    from nginx_proxy import PROXY_CONF
+
     from osscname.generators import nginx as generator
 
     folder.chmod(0o755)  # nginx's workers (not root) write their temporary files under it
@@ -253,7 +237,7 @@ def nginx_process(binary: str, folder: Path, origin_port: int, workers: int) -> 
     if generator.main([str(prefix / "b.yaml"), "--listen", f"127.0.0.1:{port}", "--upstream", f"{BUCKET_HOST}=http://127.0.0.1:{origin_port}",
                        "-o", str(prefix / "oss.conf")]) != 0:  # fmt: skip
         raise SystemExit("generate-nginx failed")
-    (prefix / "nginx.conf").write_text(NGINX_CONF.format(workers=workers, prefix=prefix, default_port=free_port()))
+    (prefix / "nginx.conf").write_text(PROXY_CONF.format(main="", workers=workers, prefix=prefix, default_port=free_port(), include=prefix / "oss.conf"))
     args = ["-p", str(prefix), "-c", str(prefix / "nginx.conf"), "-e", str(prefix / "error.log")]
     subprocess.run([binary, "-t", *args], check=True, capture_output=True, timeout=60)
     process = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
