@@ -178,6 +178,9 @@ class Client(threading.Thread):
     """One client on one keep-alive connection: GET the object until the deadline (or MAX_REQUESTS),
     reading each body whole into a preallocated buffer; records the time to the last byte."""
 
+    #: The status every answer must have.
+    expected = b"200"
+
     def __init__(self, port: int, host: str, target: str, start: float, deadline: float):
         super().__init__(daemon=True)
         self.port, self.start_at, self.deadline = port, start, deadline
@@ -221,7 +224,7 @@ class Client(threading.Thread):
         head, _, body = head.partition(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         version, _, rest = lines[0].partition(b" ")
-        if not rest.startswith(b"200"):
+        if not rest.startswith(self.expected):
             raise ConnectionError(f"unexpected answer {lines[0]!r}")
         headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(b":") for line in lines[1:])}
         remaining = int(headers[b"content-length"]) - len(body)
