@@ -15,8 +15,10 @@ every answer of every target must keep, whatever the middleware said:
 * a Location names the bucket host (a redirect) or the request's own host (https.force, a folder's 302);
 * no CR or LF in a header value; no 5xx but 502 and 504.
 
-Some buckets are private (OSS V4, the region of the file's :attr:`Campaign.private_region`): the origin
-answers them only when signed with :data:`READER`, so an unsigned or wrongly signed fetch shows as its 403.
+Some buckets are private (OSS V4 in the region of the file's :attr:`Campaign.private_region`; SigV4 in
+us-east-1 for custom endpoints): the origin answers them only when signed with :data:`READER` (checking
+OSS V4 with the official OSS SDK's signer and SigV4 with botocore's), so an unsigned or wrongly signed
+fetch shows as its 403.
 A presigned Location carries the time it was signed, so :func:`compare` compares it with the signing
 time and signature blanked, and the test fetches every target's presigned Location from the origin.
 
@@ -153,6 +155,7 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
     objects: dict[str, bytes] = {}
     cnames: dict[str, str] = {}
     private: list[str] = []
+    custom_buckets: list[str] = []
     private_region = rng.choice(REGIONS)
     for number in range(count):
         domain = _domain(rng, taken)
@@ -163,6 +166,7 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
             base = rng.choice(("", "/base", "/a/b"))
             scheme = "http"
             fields["endpoint"] = f"{scheme}://{bucket}.minio.test:9000{base}"
+            custom_buckets.append(bucket)
         else:
             fields["region"] = rng.choice(REGIONS)
             if rng.random() < 0.25:
@@ -170,10 +174,14 @@ def bindings_file(seed: int, index: int, count: int = 10) -> Campaign:
             if rng.random() < 0.3:
                 fields["scheme"] = rng.choice(("http", "https"))
         rewrite = rng.random() < 0.5
-        # a private bucket: OSS endpoints only (the origin checks OSS V4 signatures), in the file's region
-        if "endpoint" not in fields and rng.random() < 0.2:
+        # a private bucket: OSS V4 in the file's region, or SigV4 for a custom endpoint (region us-east-1,
+        # the origin's s3_region); the origin checks both
+        custom = "endpoint" in fields
+        # custom endpoints are few: half of them private, and the first of each file always (SigV4 in every run)
+        if rng.random() < (0.5 if custom else 0.2) or (custom and not any(b in private for b in custom_buckets)):
             private.append(bucket)
-            fields["region"] = private_region
+            if "endpoint" not in fields:
+                fields["region"] = private_region
             expires = None if rewrite or rng.random() < 0.5 else rng.choice((60, 3600))
             fields["private"] = {"expires": expires} if expires else True
         prefix = rng.choice(PREFIXES)

@@ -35,7 +35,8 @@ FILES = int(os.environ.get("OSSCNAME_FUZZ_FILES", "3"))
 REQUESTS = int(os.environ.get("OSSCNAME_FUZZ_REQUESTS", "800"))
 TARGETS = ("asgi", "nginx", "caddy", "haproxy", "worker", "cloudfront")
 #: The private buckets' key pair as every target reads it: the environment of the servers, the Worker's secrets.
-SECRETS = {"OSS_ACCESS_KEY_ID": differential.READER.access_key_id, "OSS_ACCESS_KEY_SECRET": differential.READER.secret}
+SECRETS = {"OSS_ACCESS_KEY_ID": differential.READER.access_key_id, "OSS_ACCESS_KEY_SECRET": differential.READER.secret,
+           "AWS_ACCESS_KEY_ID": differential.READER.access_key_id, "AWS_SECRET_ACCESS_KEY": differential.READER.secret}  # fmt: skip
 
 
 @dataclass

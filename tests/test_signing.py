@@ -707,6 +707,49 @@ def test_origin_lists_what_it_refused(tmp_path: Path) -> None:
         assert origin.app.refusals == [f"AccessDenied {BUCKET} /a.txt?x=1", f"SignatureDoesNotMatch {BUCKET} /a.txt"]
 
 
+S3_HOST = "abc-s3.minio.test:9000"  #: a private custom endpoint's bucket host on the local origin (SigV4, us-east-1)
+S3_READER, S3_STS = Credentials("AKIAORIGINREADER0001", "s3-secret/with+slash"), Credentials("ASIAORIGINTEMP", "s3-tmp", session_token="tok+en/==")
+
+
+def test_origin_checks_sigv4_as_s3_does(tmp_path: Path) -> None:
+    """A private custom-endpoint bucket on the local origin: header-signed and presigned SigV4 requests
+    (our signer's, and botocore's own presign) served; the refusals S3 gives, each named."""
+    import botocore.auth
+    import botocore.awsrequest
+    import botocore.credentials
+
+    root = write_objects(tmp_path, {"abc-s3/base/a b.txt": b"s3 a\n"})
+    with serve_origin(root, private={"abc-s3": [S3_READER, S3_STS]}) as origin:
+        signer = Signer.for_s3("us-east-1", S3_READER)
+        for query in ("", "x=1&a=%2F", "a=3&a=1", "%E9=1"):
+            signed = signer.sign("GET", S3_HOST, "/base/a%20b.txt", query)
+            assert fetch(origin, signed, host=S3_HOST).body == b"s3 a\n", query
+            assert fetch(origin, signer.presign("GET", S3_HOST, "/base/a%20b.txt", query, expires=60), host=S3_HOST).status == 200, query
+        assert fetch(origin, Signer.for_s3("us-east-1", S3_STS).sign("GET", S3_HOST, "/base/a%20b.txt"), host=S3_HOST).status == 200
+        theirs = botocore.awsrequest.AWSRequest(method="GET", url=f"http://{S3_HOST}/base/a%20b.txt?v=2")
+        botocore.auth.S3SigV4QueryAuth(botocore.credentials.Credentials(S3_READER.access_key_id, S3_READER.secret), "s3", "us-east-1", expires=60).add_auth(theirs)
+        assert fetch(origin, theirs.url.partition(S3_HOST)[2], host=S3_HOST).status == 200
+        good = signer.sign("GET", S3_HOST, "/base/a%20b.txt")
+        headers = dict(good.headers)
+        cases = {
+            "unsigned": (fetch(origin, "/base/a%20b.txt", host=S3_HOST), "AccessDenied"),
+            "tampered": (fetch(origin, good, host=S3_HOST, extra={"Authorization": flip(headers["Authorization"])}), "SignatureDoesNotMatch"),
+            "wrong region": (fetch(origin, Signer.for_s3("eu-west-1", S3_READER).sign("GET", S3_HOST, "/base/a%20b.txt"), host=S3_HOST), "SignatureDoesNotMatch"),
+            "wrong secret": (fetch(origin, Signer.for_s3("us-east-1", Credentials(S3_READER.access_key_id, "no")).presign("GET", S3_HOST, "/base/a%20b.txt"), host=S3_HOST),
+                             "SignatureDoesNotMatch"),  # fmt: skip
+            "other key": (fetch(origin, Signed("/base/b.txt", good.headers), host=S3_HOST), "SignatureDoesNotMatch"),
+            "unknown key id": (fetch(origin, Signer.for_s3("us-east-1", Credentials("AKIAUNKNOWN", "x")).sign("GET", S3_HOST, "/base/a%20b.txt"), host=S3_HOST),
+                               "InvalidAccessKeyId"),  # fmt: skip
+            "no token": (fetch(origin, Signer.for_s3("us-east-1", Credentials(S3_STS.access_key_id, S3_STS.secret)).sign("GET", S3_HOST, "/base/a%20b.txt"), host=S3_HOST),
+                         "InvalidToken"),  # fmt: skip
+            "expired": (fetch(origin, signer.presign("GET", S3_HOST, "/base/a%20b.txt", expires=60, now=time.time() - 61), host=S3_HOST), "AccessDenied"),
+            "skewed": (fetch(origin, signer.sign("GET", S3_HOST, "/base/a%20b.txt", now=time.time() - 1000), host=S3_HOST), "RequestTimeTooSkewed"),
+        }
+        for name, (reply, code) in cases.items():
+            assert (reply.status, error_code(reply)) == (403, code), (name, reply.body)
+        assert len(origin.app.refusals) == len(cases)
+
+
 def test_oss_head_presigned_for_head(oss_origin_private: RunningOrigin) -> None:
     target = Signer.for_oss(REGION, BUCKET, READER).presign("HEAD", HOST, "/a.txt", expires=60)
     assert fetch(oss_origin_private, target, method="HEAD").status == 200

@@ -24,7 +24,11 @@ computed), ``InvalidAccessKeyId``, ``InvalidSecurityToken`` / ``SecurityTokenExp
 OSS does (the key and the query parameters percent-decoded) and recomputes the signature with the official
 ``alibabacloud-oss-v2`` SDK's V4 signer, not with :mod:`osscname.signing`: a canonicalisation mistake
 shared by this project's signer and its checker cannot pass. The bucket's region is the origin's
-``region``. Public buckets ignore ``Authorization``.
+``region``. A private bucket behind an S3-compatible custom endpoint is checked the same way with AWS
+SigV4 (``AWS4-HMAC-SHA256``, header or presigned query, scoped to ``s3_region``, default ``us-east-1``):
+botocore's own ``S3SigV4Auth`` / ``S3SigV4QueryAuth`` recompute the signature from the request as
+received, and the refusals are S3's (``SignatureDoesNotMatch``, ``InvalidAccessKeyId``, ``InvalidToken``,
+``AccessDenied`` for an expired URL, ``RequestTimeTooSkewed``). Public buckets ignore ``Authorization``.
 
 Every response, errors included, carries two echo headers: ``X-Origin-Host`` (the Host header as
 received) and ``X-Origin-Uri`` (the request target as received, path and query). Both are exact for
@@ -80,6 +84,7 @@ HASH_LIMIT = 64 * 1024 * 1024
 _BUCKET = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")  # OSS's alphabet; the length is not checked
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _V4 = "OSS4-HMAC-SHA256"
+_SIGV4 = "AWS4-HMAC-SHA256"
 SKEW = 15 * 60  #: how far x-oss-date may be from the origin's clock, in seconds (OSS's 15 minutes)
 StartResponse = Callable[..., Any]
 Headers = Sequence[tuple[str, str]]
@@ -91,19 +96,20 @@ class LocalOrigin:
     Bucket folders are named as OSS buckets are (lower-case letters, digits, hyphens); others are never
     served. ``cnames`` maps a custom domain (as in ``Host``, without port; any case) to a bucket name.
     ``private`` maps a bucket name to the credentials that may read it (signed OSS V4, scoped to
-    ``region``); it needs the ``alibabacloud-oss-v2`` package, whose signer checks the signatures.
+    ``region``, or SigV4, scoped to ``s3_region``); it needs the ``alibabacloud-oss-v2`` package, whose
+    signer checks OSS V4, and botocore, whose signer checks SigV4.
     :attr:`refusals` lists every request to a private bucket that was refused, so a test can assert that
     a front end signed everything it sent (``assert not origin.app.refusals``).
     """
 
     def __init__(self, root: str | os.PathLike[str], cnames: Mapping[str, str] | None = None,
-                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou"):  # fmt: skip
+                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou", s3_region: str = "us-east-1"):  # fmt: skip
         self.root = Path(root).resolve()
         self.cnames = {domain.lower().rstrip("."): bucket for domain, bucket in (cnames or {}).items()}
         for bucket in self.cnames.values():
             if not _BUCKET.fullmatch(bucket):
                 raise ValueError(f"cnames: {bucket!r} is not a bucket name")
-        self.private = _PrivateBuckets(private, region) if private else None
+        self.private = _PrivateBuckets(private, region, s3_region) if private else None
         self._etags: dict[tuple[str, int, int], str] = {}
         self._lock = threading.Lock()
         #: ``"<Code> <bucket> <target>"`` of each refused request to a private bucket, oldest first.
@@ -125,7 +131,7 @@ class LocalOrigin:
             return request.error(404, "NoSuchBucket", "The specified bucket does not exist.", fields=[("BucketName", bucket)])
         key = _key(target)
         if key is not None and self.private is not None and bucket in self.private:
-            refused = self.private.check(environ, request, bucket, key, target.partition("?")[2])
+            refused = self.private.check(environ, request, bucket, key, target)
             if refused is not None:
                 code = re.search(rb"<Code>([^<]*)</Code>", b"".join(refused))
                 self.refusals.append(f"{code.group(1).decode() if code else '?'} {bucket} {target}")
@@ -256,7 +262,7 @@ class _PrivateBuckets:
     secret; only the comparison is done here.
     """
 
-    def __init__(self, buckets: Mapping[str, Iterable[Credentials]], region: str):
+    def __init__(self, buckets: Mapping[str, Iterable[Credentials]], region: str, s3_region: str = "us-east-1"):
         self.readers: dict[str, dict[str, Credentials]] = {}
         for bucket, readers in buckets.items():
             if not _BUCKET.fullmatch(bucket):
@@ -265,7 +271,7 @@ class _PrivateBuckets:
             if not all(isinstance(credentials, Credentials) for credentials in listed):
                 raise TypeError(f"private: the readers of {bucket!r} must be osscname.credentials.Credentials")
             self.readers[bucket] = {credentials.access_key_id: credentials for credentials in listed}
-        self.region = region
+        self.region, self.s3_region = region, s3_region
         try:
             self._signer = importlib.import_module("alibabacloud_oss_v2.signer.v4")
             self._types = importlib.import_module("alibabacloud_oss_v2.types")
@@ -275,12 +281,15 @@ class _PrivateBuckets:
     def __contains__(self, bucket: str) -> bool:
         return bucket in self.readers
 
-    def check(self, environ: Mapping[str, Any], request: _Request, bucket: str, key: str, query: str) -> list[bytes] | None:
+    def check(self, environ: Mapping[str, Any], request: _Request, bucket: str, key: str, target: str) -> list[bytes] | None:
         """None if the request is signed by a reader of ``bucket``; else OSS's error answer."""
+        query = target.partition("?")[2]
         # each byte kept as it came (latin-1 both ways): a query need not be UTF-8, and OSS signs its bytes
         params = [(unquote(name, "latin-1"), unquote(value, "latin-1")) for name, _, value in (piece.partition("=") for piece in query.split("&") if piece)]
         found = dict(params)
         authorization = environ.get("HTTP_AUTHORIZATION")
+        if (authorization or "").startswith(_SIGV4 + " ") or (authorization is None and "X-Amz-Signature" in found):
+            return self._check_sigv4(environ, request, bucket, target, found, authorization)
         if authorization is None and "x-oss-signature" not in found:
             return request.error(403, "AccessDenied", "You have no right to access this object because of bucket acl.")
         if authorization is not None:
@@ -323,6 +332,67 @@ class _PrivateBuckets:
         if not hmac.compare_digest(expected, signature):
             return request.error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
                                  fields=[("OSSAccessKeyId", key_id), ("SignatureProvided", signature), ("StringToSign", string_to_sign)])  # fmt: skip
+        return None
+
+    def _check_sigv4(self, environ: Mapping[str, Any], request: _Request, bucket: str, target: str, found: Mapping[str, str],
+                     authorization: str | None) -> list[bytes] | None:  # fmt: skip
+        """An AWS SigV4 signature (an S3-compatible custom endpoint's), checked as S3 checks it: the canonical
+        request recomputed by botocore's own signer (``S3SigV4Auth``, ``S3SigV4QueryAuth``) from the request
+        as received, the path and query as sent, the signed headers as listed, in the origin's ``s3_region``."""
+        try:
+            auth = importlib.import_module("botocore.auth")
+            awsrequest = importlib.import_module("botocore.awsrequest")
+            botocore_credentials = importlib.import_module("botocore.credentials")
+        except ImportError:
+            return request.error(400, "InvalidArgument", "SigV4 signatures are checked with botocore: pip install botocore (osscname[test])")
+        if authorization is not None:
+            match = re.fullmatch(_SIGV4 + r" Credential=([^,\s]+), ?SignedHeaders=([^,\s]+), ?Signature=([0-9a-f]+)", authorization)
+            if match is None:
+                return request.error(400, "AuthorizationHeaderMalformed", "The authorization header is malformed.")
+            credential, signed, signature = match.groups()
+            date_text, token = environ.get("HTTP_X_AMZ_DATE", ""), environ.get("HTTP_X_AMZ_SECURITY_TOKEN")
+        else:
+            if found.get("X-Amz-Algorithm") != _SIGV4:
+                return request.error(400, "AuthorizationQueryParametersError", f"X-Amz-Algorithm must be {_SIGV4}.")
+            credential, signed, signature = found.get("X-Amz-Credential", ""), found.get("X-Amz-SignedHeaders", ""), found["X-Amz-Signature"]
+            date_text, token = found.get("X-Amz-Date", ""), found.get("X-Amz-Security-Token")
+        key_id = credential.partition("/")[0]
+        if len(credential.split("/")) != 5:
+            return request.error(400, "AuthorizationHeaderMalformed", "Invalid credential: expected <AccessKeyId>/<date>/<region>/s3/aws4_request.")
+        try:
+            signed_at = datetime.strptime(date_text, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc)
+        except ValueError:
+            return request.error(403, "AccessDenied", "The request does not contain a valid X-Amz-Date.")
+        now = time.time()
+        if authorization is None:
+            expires = found.get("X-Amz-Expires", "")
+            if not expires.isdigit() or not 1 <= int(expires) <= 604800:
+                return request.error(400, "AuthorizationQueryParametersError", "X-Amz-Expires must be a number of seconds from 1 to 604800.")
+            if now > signed_at.timestamp() + int(expires):
+                return request.error(403, "AccessDenied", "Request has expired.")
+        elif abs(now - signed_at.timestamp()) > SKEW:
+            return request.error(403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.")
+        reader = self.readers[bucket].get(key_id)
+        if reader is None:
+            return request.error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
+        if reader.session_token is not None and token != reader.session_token:
+            return request.error(403, "InvalidToken", "The provided token is malformed or otherwise invalid.")
+        if reader.expired(now):
+            return request.error(403, "ExpiredToken", "The provided token has expired.")
+        names = signed.split(";")
+        headers = {name: str(environ.get("HTTP_" + name.upper().replace("-", "_"), "")) for name in names}
+        path, _, query = target.partition("?")
+        if authorization is None:  # the signature itself is not part of what it signs
+            query = "&".join(piece for piece in query.split("&") if piece.partition("=")[0] != "X-Amz-Signature")
+        url = f"http://{headers.get('host') or 'localhost'}{path}" + (f"?{query}" if query else "")
+        sdk_request = awsrequest.AWSRequest(method=environ["REQUEST_METHOD"], url=url, headers=headers)
+        sdk_request.context["timestamp"] = date_text
+        keys = botocore_credentials.Credentials(reader.access_key_id, reader.secret, reader.session_token)
+        signer = auth.S3SigV4Auth(keys, "s3", self.s3_region) if authorization is not None else auth.S3SigV4QueryAuth(keys, "s3", self.s3_region)
+        string_to_sign = signer.string_to_sign(sdk_request, signer.canonical_request(sdk_request))
+        if not hmac.compare_digest(signer.signature(string_to_sign, sdk_request), signature):
+            return request.error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
+                                 fields=[("AWSAccessKeyId", key_id), ("StringToSign", string_to_sign)])  # fmt: skip
         return None
 
     @staticmethod
@@ -527,9 +597,9 @@ class RunningOrigin:
     """A :class:`LocalOrigin` for ``root`` served on a real socket in a background thread until :meth:`stop`."""
 
     def __init__(self, root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0, cnames: Mapping[str, str] | None = None,
-                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou"):  # fmt: skip
+                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou", s3_region: str = "us-east-1"):  # fmt: skip
         self.root = Path(root)
-        self.app = LocalOrigin(root, cnames, private, region)
+        self.app = LocalOrigin(root, cnames, private, region, s3_region)
         self._server = ThreadedWSGIServer((host, port))
         self._server.set_app(self.app)
         self.host: str = str(self._server.server_address[0])
@@ -556,9 +626,9 @@ class RunningOrigin:
 
 @contextmanager
 def serve_origin(root: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 0, cnames: Mapping[str, str] | None = None,
-                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou") -> Iterator[RunningOrigin]:  # fmt: skip
+                 private: Mapping[str, Iterable[Credentials]] | None = None, region: str = "cn-hangzhou", s3_region: str = "us-east-1") -> Iterator[RunningOrigin]:  # fmt: skip
     """Serve ``root`` as buckets on ``host:port`` (0 picks a free port) for the ``with`` block."""
-    origin = RunningOrigin(root, host, port, cnames, private, region)
+    origin = RunningOrigin(root, host, port, cnames, private, region, s3_region)
     try:
         yield origin
     finally:
