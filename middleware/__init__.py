@@ -117,7 +117,7 @@ from osscname.model import BindingSet, Route
 from osscname.signing import Signer
 
 from .private import CredentialsOption, Signers
-from .proxy import Rewrite, Upstreams
+from .proxy import Rewrite, Upstream, Upstreams
 from .redirect import Action, ForceHttps, PresignedRedirect, Redirect
 from .reload import Reloader
 from .request import absolute_authority, trusted_value
@@ -154,7 +154,7 @@ class CustomDomainMiddleware:
         self.app = app
         self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
         self._cache_size = cache_size
-        self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context)
+        self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context, Upstream)
         self._signers = Signers(credentials)
         loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
         self._routes = self._route(loaded)
@@ -195,7 +195,8 @@ class CustomDomainMiddleware:
 
     def close(self) -> None:
         """Close idle upstream connections (open ones close when their response ends)."""
-        self._upstreams.close()
+        for upstream in self._upstreams.made():
+            upstream.close()
 
     def _route(self, bindings: BindingSet) -> _Routes:
         """An action per route; bindings that share a route (differ only in their domain) share it.

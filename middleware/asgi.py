@@ -105,14 +105,14 @@ from urllib.parse import quote
 from osscname.credentials import CredentialsError
 from osscname.decision import (FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body,
                                private_refused, signing_of)  # fmt: skip
-from osscname.hosts import parse_upstream_address, split_host_port
+from osscname.hosts import split_host_port
 from osscname.loader import load_bindings
 from osscname.model import BindingSet, Route
 from osscname.signing import Signer
 
 from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, CredentialsOption, Signers, carries_signature, error_code
 from .reload import Reloader
-from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED, moved_location
+from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED, Upstreams, moved_location
 from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
 from .responders import SCHEMES, TEXT_PLAIN, HostTable, force_https_parts, redirect_parts
 from .responses import PlainResponse
@@ -331,33 +331,6 @@ class _Upstream:
             await session.close()
 
 
-class _Upstreams:
-    """Every :class:`_Upstream` of a middleware, made on first use and kept across reloads."""
-
-    def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None):
-        try:
-            self._addresses = {host: parse_upstream_address(value) for host, value in addresses.items()}
-        except ValueError as error:
-            raise ValueError(f"upstreams: {error}") from None
-        self._timeout = timeout
-        self._context = context
-        self._made: dict[tuple[str, str], _Upstream] = {}
-
-    def get(self, scheme: str, bucket_host: str) -> _Upstream:
-        upstream = self._made.get((scheme, bucket_host))
-        if upstream is None:
-            forced, address = self._addresses.get(bucket_host, (None, bucket_host))
-            connect = forced or scheme
-            if connect == "https" and self._context is None:
-                self._context = ssl.create_default_context()
-            upstream = self._made[(scheme, bucket_host)] = _Upstream(connect, bucket_host, address, self._timeout, self._context)
-        return upstream
-
-    async def aclose(self) -> None:
-        for upstream in list(self._made.values()):
-            await upstream.aclose()
-
-
 class _Fetched:
     """One upstream response: status (the error document's is set to 404), end-to-end headers, and what
     of the body was already buffered."""
@@ -425,7 +398,7 @@ class _Rewrite:
 
     __slots__ = ("route", "upstreams", "hsts", "trust_for", "signer")
 
-    def __init__(self, route: Route, upstreams: _Upstreams, trust_for: int, signer: Signer | None = None):
+    def __init__(self, route: Route, upstreams: Upstreams[_Upstream], trust_for: int, signer: Signer | None = None):
         self.route = route
         self.upstreams = upstreams
         self.hsts = {scheme: _encode(hsts_headers(route, scheme)) for scheme in SCHEMES}
@@ -651,7 +624,7 @@ class ASGICustomDomainMiddleware:
         self.app = app
         self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
         self._cache_size = cache_size
-        self._upstreams = _Upstreams(upstreams or {}, timeout, ssl_context)
+        self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context, _Upstream)
         self._signers = Signers(credentials)
         loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
         self._routes = self._route(loaded)
@@ -707,7 +680,8 @@ class ASGICustomDomainMiddleware:
 
     async def aclose(self) -> None:
         """Close the upstream sessions of the running event loop (idle keep-alive connections)."""
-        await self._upstreams.aclose()
+        for upstream in self._upstreams.made():
+            await upstream.aclose()
 
     def _route(self, bindings: BindingSet) -> HostTable[_Action]:
         """An action per route, as the WSGI middleware's; raises :class:`CredentialsError` when a private

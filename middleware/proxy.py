@@ -58,8 +58,8 @@ import logging
 import select
 import socket
 import ssl
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Generic, NoReturn, TypeVar
 
 from osscname.credentials import CredentialsError
 from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, has_dot_segment, hsts_headers, plain_body, private_refused
@@ -70,6 +70,8 @@ from osscname.signing import Signer
 from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, carries_signature, error_code
 from .request import raw_target
 from .responses import Header, PlainResponse, StartResponse, status_line
+
+U = TypeVar("U")
 
 __all__ = ["Rewrite", "Upstreams", "UpstreamBrokeOff"]
 
@@ -268,31 +270,34 @@ class Upstream:
             self._idle.pop().close()
 
 
-class Upstreams:
-    """Every :class:`Upstream` of a middleware, made on first use and kept across reloads."""
+class Upstreams(Generic[U]):
+    """Every upstream of a middleware (one per scheme and bucket host), made on first use with ``make``
+    and kept across reloads: the WSGI middleware's :class:`Upstream`, the ASGI one's session holder."""
 
-    def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None):
+    def __init__(self, addresses: Mapping[str, str], timeout: float, context: ssl.SSLContext | None,
+                 make: Callable[[str, str, str, float, ssl.SSLContext | None], U]):  # fmt: skip
         try:
             self._addresses = {host: parse_upstream_address(value) for host, value in addresses.items()}
         except ValueError as error:
             raise ValueError(f"upstreams: {error}") from None
         self._timeout = timeout
         self._context = context
-        self._made: dict[tuple[str, str], Upstream] = {}
+        self._make = make
+        self._made: dict[tuple[str, str], U] = {}
 
-    def get(self, scheme: str, bucket_host: str) -> Upstream:
+    def get(self, scheme: str, bucket_host: str) -> U:
         upstream = self._made.get((scheme, bucket_host))
         if upstream is None:
             forced, address = self._addresses.get(bucket_host, (None, bucket_host))
             connect = forced or scheme
             if connect == "https" and self._context is None:
                 self._context = ssl.create_default_context()
-            upstream = self._made.setdefault((scheme, bucket_host), Upstream(connect, bucket_host, address, self._timeout, self._context))
+            upstream = self._made.setdefault((scheme, bucket_host), self._make(connect, bucket_host, address, self._timeout, self._context))
         return upstream
 
-    def close(self) -> None:
-        for upstream in list(self._made.values()):
-            upstream.close()
+    def made(self) -> list[U]:
+        """The upstreams made so far (to close them)."""
+        return list(self._made.values())
 
 
 class Fetched:
@@ -400,7 +405,7 @@ class Rewrite:
 
     __slots__ = ("route", "upstreams", "extra", "trust_for", "signer")
 
-    def __init__(self, route: Route, upstreams: Upstreams, trust_for: int = 0, signer: Signer | None = None):
+    def __init__(self, route: Route, upstreams: Upstreams[Upstream], trust_for: int = 0, signer: Signer | None = None):
         self.route = route
         self.upstreams = upstreams
         self.extra = {scheme: list(hsts_headers(route, scheme)) for scheme in ("http", "https")}
