@@ -107,67 +107,28 @@ Decisions where the shared semantics left room (the other targets follow them):
 
 from __future__ import annotations
 
-import os
-import ssl
 from typing import Any
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-from osscname.loader import load_bindings
-from osscname.model import BindingSet, Route
-from osscname.signing import Signer
-
-from .private import CredentialsOption, Signers
-from .proxy import Rewrite, Upstream, Upstreams
+from .proxy import Rewrite, Upstream
 from .redirect import Action, ForceHttps, PresignedRedirect, Redirect
-from .reload import Reloader
 from .request import absolute_authority, trusted_value
-from .responders import HostTable
+from .responders import MiddlewareBase
 from .responses import StartResponse
 
 __all__ = ["CustomDomainMiddleware"]
 
 _UNSEEN: Any = object()
-#: The host table of one loaded file: a WSGI action per route, the Host cache keyed by the raw value.
-_Routes = HostTable[Action]
 
 
-class CustomDomainMiddleware:
+class CustomDomainMiddleware(MiddlewareBase[Action, Upstream]):
     """Answer requests for bound custom domains from their buckets; pass every other request on."""
 
-    def __init__(
-        self,
-        app: Any,
-        bindings: str | os.PathLike[str] | BindingSet,
-        *,
-        upstreams: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
-        x_for: int = 0,
-        x_proto: int = 0,
-        x_host: int = 0,
-        reload: float = 0,
-        cache_size: int = 4096,
-        ssl_context: ssl.SSLContext | None = None,
-        credentials: CredentialsOption = None,
-    ):
-        if min(x_for, x_proto, x_host) < 0 or cache_size < 1 or timeout <= 0 or reload < 0:
-            raise ValueError("x_for, x_proto, x_host and reload must be >= 0, cache_size >= 1, timeout > 0")
-        self.app = app
-        self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
-        self._cache_size = cache_size
-        self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context, Upstream)
-        self._signers = Signers(credentials)
-        loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
-        self._routes = self._route(loaded)
-        self._reloader: Reloader | None = None
-        if reload:
-            if isinstance(bindings, BindingSet):
-                raise ValueError("reload needs the bindings file's path, not a BindingSet")
-            self._reloader = Reloader(os.fspath(bindings), reload, self._install)
-
-    @property
-    def bindings(self) -> BindingSet:
-        """The bindings currently served (the last good file when reloading)."""
-        return self._routes.bindings
+    _redirect = Redirect
+    _presigned_redirect = PresignedRedirect
+    _rewrite = Rewrite
+    _force_https = ForceHttps
+    _upstream = Upstream
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if self._reloader is not None:
@@ -197,22 +158,3 @@ class CustomDomainMiddleware:
         """Close idle upstream connections (open ones close when their response ends)."""
         for upstream in self._upstreams.made():
             upstream.close()
-
-    def _route(self, bindings: BindingSet) -> _Routes:
-        """An action per route; bindings that share a route (differ only in their domain) share it.
-        Raises :class:`CredentialsError` when a private binding's credentials are missing."""
-        signers = self._signers.prepare(bindings)
-        return HostTable(bindings, lambda route: self._action(route, signers.get(route)), self._cache_size)
-
-    def _action(self, route: Route, signer: Signer | None) -> Action:
-        action: Action
-        if route.mode == "redirect":
-            action = Redirect(route) if signer is None else PresignedRedirect(route, signer)
-        else:
-            action = Rewrite(route, self._upstreams, self._x_for, signer)
-        return ForceHttps(action) if route.https_force else action
-
-    def _install(self, bindings: BindingSet) -> None:
-        """A reloaded file, served from the next request on; raises :class:`CredentialsError` (the
-        reloader logs it and the last good bindings keep serving) when its private bindings lack credentials."""
-        self._routes = self._route(bindings)

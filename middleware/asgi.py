@@ -96,9 +96,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import ssl
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -106,15 +105,14 @@ from osscname.credentials import CredentialsError
 from osscname.decision import (FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body,
                                private_refused, signing_of)  # fmt: skip
 from osscname.hosts import split_host_port
-from osscname.loader import load_bindings
 from osscname.model import BindingSet, Route
 from osscname.signing import Signer
 
-from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, CredentialsOption, Signers, carries_signature, error_code
+from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, carries_signature, error_code
 from .reload import Reloader
 from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED, Upstreams, moved_location
 from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
-from .responders import SCHEMES, TEXT_PLAIN, HostTable, force_https_parts, redirect_parts
+from .responders import SCHEMES, TEXT_PLAIN, MiddlewareBase, force_https_parts, redirect_parts
 from .responses import PlainResponse
 
 try:
@@ -601,43 +599,19 @@ class _Reloading:
             self._polling = False
 
 
-class ASGICustomDomainMiddleware:
+class ASGICustomDomainMiddleware(MiddlewareBase[_Action, _Upstream]):
     """Answer requests for bound custom domains from their buckets; pass every other request on (ASGI 3)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        bindings: str | os.PathLike[str] | BindingSet,
-        *,
-        upstreams: Mapping[str, str] | None = None,
-        timeout: float = 30.0,
-        x_for: int = 0,
-        x_proto: int = 0,
-        x_host: int = 0,
-        reload: float = 0,
-        cache_size: int = 4096,
-        ssl_context: ssl.SSLContext | None = None,
-        credentials: CredentialsOption = None,
-    ):
-        if min(x_for, x_proto, x_host) < 0 or cache_size < 1 or timeout <= 0 or reload < 0:
-            raise ValueError("x_for, x_proto, x_host and reload must be >= 0, cache_size >= 1, timeout > 0")
-        self.app = app
-        self._x_for, self._x_proto, self._x_host = x_for, x_proto, x_host
-        self._cache_size = cache_size
-        self._upstreams = Upstreams(upstreams or {}, timeout, ssl_context, _Upstream)
-        self._signers = Signers(credentials)
-        loaded = bindings if isinstance(bindings, BindingSet) else load_bindings(bindings)
-        self._routes = self._route(loaded)
-        self._reloader: _Reloading | None = None
-        if reload:
-            if isinstance(bindings, BindingSet):
-                raise ValueError("reload needs the bindings file's path, not a BindingSet")
-            self._reloader = _Reloading(os.fspath(bindings), reload, self._install)
+    app: ASGIApp
+    _redirect = _Redirect
+    _presigned_redirect = _PresignedRedirect
+    _rewrite = _Rewrite
+    _force_https = _ForceHttps
+    _upstream = _Upstream
 
-    @property
-    def bindings(self) -> BindingSet:
-        """The bindings currently served (the last good file when reloading)."""
-        return self._routes.bindings
+    def _reloading(self, path: str, interval: float, install: Callable[[BindingSet], None]) -> _Reloading:
+        """The reloader polled from a worker thread, off the event loop."""
+        return _Reloading(path, interval, install)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -682,23 +656,6 @@ class ASGICustomDomainMiddleware:
         """Close the upstream sessions of the running event loop (idle keep-alive connections)."""
         for upstream in self._upstreams.made():
             await upstream.aclose()
-
-    def _route(self, bindings: BindingSet) -> HostTable[_Action]:
-        """An action per route, as the WSGI middleware's; raises :class:`CredentialsError` when a private
-        binding's credentials are missing."""
-        signers = self._signers.prepare(bindings)
-        return HostTable(bindings, lambda route: self._action(route, signers.get(route)), self._cache_size)
-
-    def _action(self, route: Route, signer: Signer | None) -> _Action:
-        action: _Action
-        if route.mode == "redirect":
-            action = _Redirect(route) if signer is None else _PresignedRedirect(route, signer)
-        else:
-            action = _Rewrite(route, self._upstreams, self._x_for, signer)
-        return _ForceHttps(action) if route.https_force else action
-
-    def _install(self, bindings: BindingSet) -> None:
-        self._routes = self._route(bindings)
 
 
 async def _refuse_websocket(scope: Scope, receive: Receive, send: Send, extra: list[RawHeader]) -> None:

@@ -421,14 +421,14 @@ async def _drop(message: Any) -> None:
 def test_reload_off_the_loop_keeps_the_last_good(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """A changed file is loaded in a worker thread and installed; a broken one and a loader that raises
     are logged while the last good bindings keep serving; no request waits for a load."""
-    import osscname.middleware.asgi as asgi_module
     import osscname.middleware.reload as reload_module
+    import osscname.middleware.responders as responders_module  # the start-up load, shared with the WSGI middleware
 
     path = tmp_path / "bindings.yaml"
     first = "version: 1\nbindings:\n  - {domain: a.example.org, bucket: abc-img, region: eu-west-1}\n"
     path.write_text(first)
     threads: list[str] = []
-    real_load = asgi_module.load_bindings
+    real_load = reload_module.load_bindings
 
     def recording_load(source: Any) -> Any:
         threads.append(threading.current_thread().name)
@@ -436,7 +436,7 @@ def test_reload_off_the_loop_keeps_the_last_good(tmp_path: Path, monkeypatch: py
             raise RuntimeError("the loader broke")
         return real_load(source)
 
-    monkeypatch.setattr(asgi_module, "load_bindings", recording_load)
+    monkeypatch.setattr(responders_module, "load_bindings", recording_load)
     monkeypatch.setattr(reload_module, "load_bindings", recording_load)
     middleware = ASGICustomDomainMiddleware(asgi_app, path, reload=0.01)
     threads.clear()  # the first load is at start-up, as for the WSGI middleware; reloads are what is checked
