@@ -60,9 +60,10 @@ from markupsafe import Markup
 from osscname.decision import ALLOW, FOLDER_REDIRECT_STATUS, FORCE_HTTPS_STATUS, FORWARDED_METHODS, plain_body
 from osscname.features import Declaration, Deviates, Refused, Supported
 from osscname.hosts import split_host_port
-from osscname.model import UNSAFE, Binding, BindingSet, Route
+from osscname.model import Binding, BindingSet, Route
 
 from .base import RenderError, Target, dump_json, guard, make_parser, options_from, parse_upstream, run
+from .common import UNSIGNED_REFUSAL, parse_path
 
 __all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "record", "answer", "layout", "SERVER", "TLS_SERVER", "FANOUT", "fanout"]
 
@@ -154,13 +155,6 @@ def parse_address(text: str) -> str:
     return text
 
 
-def parse_path(text: str) -> str:
-    bad = UNSAFE.search(text)
-    if not text or bad:
-        raise argparse.ArgumentTypeError(f"{text!r}: a path here may not contain {bad.group()!r}" if bad else "empty path")
-    return text
-
-
 def parser() -> argparse.ArgumentParser:
     p = make_parser(PROG, "Write the bindings as Caddy's JSON config: a server that answers the bound hosts as the middleware does "
                           "(merge its first route, first, into a server of your own to keep serving the other hosts).")
@@ -234,10 +228,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
         "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(), "wildcard": Deviates(WILDCARD_NOTE),
         "zone_apex": Supported(),
-        "private": Refused(
-            "private: the bucket answers signed requests only, and this config does not sign: serve the domain through "
-            "the middleware or the Worker, or make the bucket public-read"
-        ),
+        "private": Refused(UNSIGNED_REFUSAL),
         "request.absolute_form": Deviates(ABSOLUTE_FORM_NOTE),
         "request.invalid_characters": Deviates(INVALID_CHARACTERS_NOTE),
         "request.unnormalisable": Deviates(UNNORMALISABLE_NOTE), "request.invalid_host": Deviates(INVALID_HOST_NOTE),

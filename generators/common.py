@@ -1,16 +1,18 @@
 """Helpers more than one target needs, so that no target imports a sibling: the scheme a target uses when
-it cannot see the viewer's, Terraform resource names, and DNS names relative to their zone.
+it cannot see the viewer's, Terraform resource names, DNS names relative to their zone, the check of a
+file path given on the command line, and the refusal of private buckets by a config that does not sign.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 
-from osscname.model import Binding
+from osscname.model import UNSAFE, Binding
 
 from .base import UnsafeValue
 
-__all__ = ["viewer_scheme", "viewer_scheme_note", "resource_name", "relative_name", "APEX_REFUSAL"]
+__all__ = ["viewer_scheme", "viewer_scheme_note", "resource_name", "relative_name", "parse_path", "APEX_REFUSAL", "UNSIGNED_REFUSAL"]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -20,6 +22,22 @@ APEX_REFUSAL = (
     "zone's SOA and NS records): bind a name below it, such as www.{domain}, or use your DNS provider's "
     "ALIAS / CNAME-flattening record by hand"
 )
+
+
+#: Why a config that cannot sign (Caddy's, HAProxy's) refuses a private bucket.
+UNSIGNED_REFUSAL = (
+    "private: the bucket answers signed requests only, and this config does not sign: serve the domain through "
+    "the middleware or the Worker, or make the bucket public-read"
+)
+
+
+def parse_path(text: str) -> str:
+    """A file path for a generated config (``--certificate``, ``--maps-dir``, ...): one that no config
+    syntax can be broken by (no :data:`~osscname.model.UNSAFE` character), and not empty."""
+    bad = UNSAFE.search(text)
+    if not text or bad:
+        raise argparse.ArgumentTypeError(f"{text!r}: a path here may not contain {bad.group()!r}" if bad else "empty path")
+    return text
 
 
 def viewer_scheme(binding: Binding, default: str) -> str:

@@ -47,6 +47,7 @@ from osscname.hosts import is_ip_address, split_host_port
 from osscname.model import UNSAFE, Binding, BindingSet, Route
 
 from .base import RenderError, Target, environment, make_parser, options_from, parse_upstream, run
+from .common import UNSIGNED_REFUSAL, parse_path
 
 __all__ = ["main", "parser", "Options", "Listen", "TARGET", "declare", "render", "record", "CONFIG", "HOSTS_MAP", "RECORDS_MAP", "RECORD"]
 
@@ -108,13 +109,6 @@ def parse_listen(text: str) -> Listen:
     if not match or not 0 < int(match["port"]) < 65536:
         raise argparse.ArgumentTypeError(f"expected ADDR:PORT or :PORT, optionally followed by ' ssl'; got {text!r}")
     return Listen(match["address"], bool(match["ssl"]))
-
-
-def parse_path(text: str) -> str:
-    bad = UNSAFE.search(text)
-    if not text or bad:
-        raise argparse.ArgumentTypeError(f"{text!r}: a path here may not contain {bad.group()!r}" if bad else "empty path")
-    return text
 
 
 def parse_name(text: str) -> str:
@@ -197,10 +191,7 @@ def declare(options: Options) -> dict[str, Declaration]:
         "endpoint_type.accelerate_overseas": Supported(), "endpoint": Supported(), "endpoint.path": Supported(),
         "endpoint.port": Supported(), "endpoint.ip": Supported(), "icp": Supported(), "wildcard": Deviates(WILDCARD_NOTE),
         "zone_apex": Supported(),
-        "private": Refused(
-            "private: the bucket answers signed requests only, and this config does not sign: serve the domain through "
-            "the middleware or the Worker, or make the bucket public-read"
-        ),
+        "private": Refused(UNSIGNED_REFUSAL),
         "request.absolute_form": Deviates(ABSOLUTE_FORM_NOTE),
         "request.invalid_characters": Deviates(INVALID_CHARACTERS_NOTE),
         "request.unnormalisable": Supported(), "request.invalid_host": Supported(),

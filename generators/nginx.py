@@ -82,6 +82,7 @@ from osscname.model import UNSAFE, Binding, BindingSet, Route
 from osscname.features import Declaration, Deviates, Refused, Supported
 
 from .base import Target, UnsafeValue, environment, make_parser, options_from, parse_upstream, run
+from .common import parse_path
 
 __all__ = ["main", "parser", "Options", "TARGET", "declare", "render", "Slot", "Field", "FIELDS", "records", "hash_sizes",
            "HashSizes", "PROXY_BUFFERING", "Buffering", "REDIRECT_STATUSES", "NJS_MODULE_FILES", "njs_installed", "default_njs_module"]  # fmt: skip
@@ -234,13 +235,6 @@ def parse_certificate_path(text: str) -> str:
     bad = UNSAFE.search(rest)
     if not text or bad:
         raise argparse.ArgumentTypeError(f"{text!r}: a certificate path may not contain {bad.group()!r}" if bad else "empty path")
-    return text
-
-
-def parse_path(text: str) -> str:
-    bad = UNSAFE.search(text)
-    if not text or bad:
-        raise argparse.ArgumentTypeError(f"{text!r}: a path here may not contain {bad.group()!r}" if bad else "empty path")
     return text
 
 
