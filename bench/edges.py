@@ -36,6 +36,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 from _files import bindings_yaml
+from _processes import free_port, verdict
 from nginx import WRAPPER_GENERATED, rss_mb, timed_child
 
 COUNTS = (10_000, 100_000)
@@ -67,12 +68,6 @@ class Row:
     rss_mb: float
     bound_rps: float
     unbound_rps: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def command(name: str) -> list[str]:
@@ -232,10 +227,6 @@ def main() -> int:
             print(f"100k aims, {row.server}: loads in {row.load_s:.2f} s wall ({verdict(row.load_s, AIM_LOAD_S)}), {row.load_cpu_s:.2f} s CPU "
                   f"({verdict(row.load_cpu_s, AIM_LOAD_S)}; aim <= {AIM_LOAD_S} s), {row.rss_mb:.0f} MB ({verdict(row.rss_mb, AIM_MB)}; aim <= {AIM_MB:.0f} MB)")  # fmt: skip
     return 0
-
-
-def verdict(value: float, aim: float) -> str:
-    return "ok" if value <= aim else "OVER"
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from _files import bindings_yaml
+from _processes import free_port, verdict
 from osscname import load_bindings
 from osscname.model import Binding
 
@@ -86,12 +87,6 @@ class Row:
     test_peak_mb: float
     master_mb: float
     worker_mb: float
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def timed_child(command: list[str]) -> tuple[float, float, int]:
@@ -199,10 +194,6 @@ def main() -> int:
           f"nginx -t {ours.test_s:.2f} s (<= {AIM_TEST} s, {verdict(ours.test_s, AIM_TEST)}), "
           f"nginx {memory:.0f} MB (<= {AIM_MB:.0f} MB, {verdict(memory, AIM_MB)})")  # fmt: skip
     return 0
-
-
-def verdict(value: float, aim: float) -> str:
-    return "ok" if value <= aim else "OVER"
 
 
 if __name__ == "__main__":

@@ -40,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Iterator
 
+from _processes import free_port, wait_for_port
+
 from osscname.generators import nginx as generator
 
 OBJECT_SIZE = 10 * 1024 * 1024
@@ -109,25 +111,6 @@ class Row:
     @property
     def mib_per_second(self) -> float:
         return self.requests * OBJECT_SIZE / self.seconds / (1 << 20)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"nginx exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listening on 127.0.0.1:{port}")
 
 
 @contextmanager

@@ -29,7 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nginx_proxy import ORIGIN_CONF, PROXY_CONF, Client, cpu_seconds, free_port, nginx, worker_of
+from _processes import free_port
+from nginx_proxy import ORIGIN_CONF, PROXY_CONF, Client, cpu_seconds, nginx, worker_of
 
 from osscname.generators import nginx as generator
 
