@@ -26,14 +26,14 @@ from importlib import resources
 from typing import Any
 from collections.abc import Callable, Iterable, Sequence
 
-from osscname.decision import ALLOW, PRIVATE_REFUSED_PARAMETERS, plain_body
+from osscname.decision import ALLOW, PRESIGNED_CACHE_CONTROL, PRIVATE_REFUSED_PARAMETERS, plain_body
 from osscname.generators.base import dump_json
 from osscname.model import Binding, Route
 
 __all__ = ["ANSWERED", "CONSTANTS", "source", "route_entry", "route_table", "answers", "table_text", "bundle"]
 
 #: Keys of the table that hold the package's fixed text rather than anything from the bindings.
-CONSTANTS = ("plain", "allow", "private_refused")
+CONSTANTS = ("plain", "allow", "private_refused", "presigned_cache_control")
 #: Statuses the runtimes answer themselves (redirects, the folder 302, 400, 405).
 ANSWERED = (301, 302, 307, 308, 400, 405)
 
@@ -97,12 +97,14 @@ def answers(more: tuple[int, ...] = (), private: bool = False) -> dict[str, Any]
     """The table's ``plain`` and ``allow``: ``{status: [reason phrase, body]}`` of the answers a runtime
     makes (:data:`ANSWERED`, and ``more`` such as the proxy's 502), with the middleware's bodies
     (:func:`osscname.decision.plain_body`), and the ``Allow`` of a 405 (the methods a rewrite forwards).
-    With ``private`` (a table with private routes), also the 403 and ``private_refused``: the query
-    parameters a private binding refuses (:data:`osscname.decision.PRIVATE_REFUSED_PARAMETERS`)."""
+    With ``private`` (a table with private routes), also the 403, ``private_refused``: the query
+    parameters a private binding refuses (:data:`osscname.decision.PRIVATE_REFUSED_PARAMETERS`), and
+    ``presigned_cache_control``: the Cache-Control of a presigned Location (:data:`~osscname.decision.PRESIGNED_CACHE_CONTROL`)."""
     made = {status: plain_body(status) for status in (*ANSWERED, *more, *((403,) if private else ()))}
     table: dict[str, Any] = {"plain": {str(status): [HTTPStatus(status).phrase, body] for status, body in sorted(made.items())}, "allow": ALLOW}
     if private:
         table["private_refused"] = sorted(PRIVATE_REFUSED_PARAMETERS)
+        table["presigned_cache_control"] = PRESIGNED_CACHE_CONTROL[1]
     return table
 
 

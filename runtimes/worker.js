@@ -131,8 +131,9 @@ async function presigned(request, decision, route, signature, credentials, schem
   const target = await presignRequest(signature, credentials, route.private_region, route.bucket, method, route.bucket_host,
     objectPath(route, path), query, route.private_expires, Date.now() / 1000);
   const location = (route.scheme || scheme) + '://' + route.bucket_host + target;
-  // no-store: no cache may replay a URL that expires (osscname.decision.PRESIGNED_CACHE_CONTROL)
-  return respond(request, { ...decision, headers: [['location', location], ['cache-control', 'no-store']].concat(decision.headers.slice(1)) });
+  // no cache may replay a URL that expires (osscname.decision.PRESIGNED_CACHE_CONTROL)
+  const headers = [['location', location], ['cache-control', TABLE.presigned_cache_control]];
+  return respond(request, { ...decision, headers: headers.concat(decision.headers.slice(1)) });
 }
 
 export default {
