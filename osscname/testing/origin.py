@@ -277,6 +277,11 @@ class _PrivateBuckets:
             self._types = importlib.import_module("alibabacloud_oss_v2.types")
         except ImportError as error:
             raise ImportError("private buckets are checked with the official OSS SDK: pip install alibabacloud-oss-v2 (osscname[test])") from error
+        try:  # SigV4 (custom endpoints) is checked with botocore's signer, where it is installed
+            self._botocore: tuple[Any, Any, Any] | None = (importlib.import_module("botocore.auth"), importlib.import_module("botocore.awsrequest"),
+                                                           importlib.import_module("botocore.credentials"))  # fmt: skip
+        except ImportError:
+            self._botocore = None
 
     def __contains__(self, bucket: str) -> bool:
         return bucket in self.readers
@@ -339,12 +344,9 @@ class _PrivateBuckets:
         """An AWS SigV4 signature (an S3-compatible custom endpoint's), checked as S3 checks it: the canonical
         request recomputed by botocore's own signer (``S3SigV4Auth``, ``S3SigV4QueryAuth``) from the request
         as received, the path and query as sent, the signed headers as listed, in the origin's ``s3_region``."""
-        try:
-            auth = importlib.import_module("botocore.auth")
-            awsrequest = importlib.import_module("botocore.awsrequest")
-            botocore_credentials = importlib.import_module("botocore.credentials")
-        except ImportError:
+        if self._botocore is None:
             return request.error(400, "InvalidArgument", "SigV4 signatures are checked with botocore: pip install botocore (osscname[test])")
+        auth, awsrequest, botocore_credentials = self._botocore
         if authorization is not None:
             match = re.fullmatch(_SIGV4 + r" Credential=([^,\s]+), ?SignedHeaders=([^,\s]+), ?Signature=([0-9a-f]+)", authorization)
             if match is None:
