@@ -6,8 +6,8 @@ Wrap any ASGI application (FastAPI, Starlette, Django's ``get_asgi_application()
     app.add_middleware(ASGICustomDomainMiddleware, bindings="bindings.yaml")   # FastAPI / Starlette
     application = ASGICustomDomainMiddleware(get_asgi_application(), "bindings.yaml")  # Django asgi.py
 
-Rewrites need the ``asgi`` extra (``pip install 'osscname[asgi]'``, which brings aiohttp); WSGI users do
-not pay for it. The constructor takes the WSGI middleware's options (:mod:`osscname.middleware`) with the
+It needs nothing beyond the package itself: rewrites stream through the package's own HTTP/1.1 client on
+asyncio (below). The constructor takes the WSGI middleware's options (:mod:`osscname.middleware`) with the
 same meaning: ``bindings``, ``upstreams``, ``timeout``, ``x_for``, ``x_proto``, ``x_host``, ``reload``,
 ``cache_size``, ``ssl_context``, ``credentials``. Both middlewares answer from the same :class:`~osscname.model.Route`
 through the same host table (:mod:`.responders`), and the conformance tests compare their answers case by
@@ -36,45 +36,41 @@ What a bound host gets
 
 The reverse proxy (``mode: rewrite``)
 -------------------------------------
-Why aiohttp: its HTTP parser is compiled (the 64 concurrent streams of ``bench/rewrite.py`` leave most of
-one core to the server), reads are protocol-driven with flow control (it stops reading the upstream
-socket above a small high-water mark and suspends the read timeout meanwhile, so a slow client is never
-taken for a slow upstream), response headers come as raw bytes, a ``yarl.URL(..., encoded=True)`` sends
-the request target byte for byte (checked in the tests with ``%2F``, ``%7e``, ``|``, ``+``), it retries an
-idempotent request once on a reused connection the upstream had closed (RFC 9112 §9.3.1), and it never
-pools a connection whose response was not read to its end. httpx's ``URL`` would change the target: its
-parser percent-encodes every path character outside RFC 3986's ``pchar`` (``|``, ``{``, ``^``, a backtick),
-encodes every ``%`` once one of them is not a valid escape, and drops dot segments; its stack below
-(httpcore, h11, anyio) is pure Python, where aiohttp parses in C. What aiohttp does on its own and a proxy must not is turned off: cookies (a
-``DummyCookieJar``, else one client's cookies would go to the next), redirects, decompression and the
-headers it adds (User-Agent, Accept, Accept-Encoding).
+The upstream client is this package's own (:mod:`osscname.middleware.http1`: HTTP/1.1 on asyncio, no
+dependency). Client libraries keep each socket read of the event loop (up to 256 KiB) as an object of
+its own, queued behind the one being relayed; with aiohttp, which this middleware used first, a uvicorn
+worker grew by about 0.6 MB per stream under ``bench/rewrite.py``'s 64 clients, and spent a third more
+CPU per GB than the WSGI proxy. httpx would also change the target (its ``URL`` percent-encodes ``|``,
+``{``, ``^`` in a path and drops dot segments). The client sends the request target and the header bytes
+as given (checked in the tests with ``%2F``, ``%7e``, ``|``, ``+`` and a value that is not UTF-8), frames
+the answer per RFC 9112, and keeps no cookies, follows no redirect, decompresses nothing and adds no
+header.
 
-* One ``aiohttp.ClientSession`` per (scheme, bucket host), made on the first request in the running event
-  loop, keeps that upstream's keep-alive connections; ``upstreams`` overrides the address as in the WSGI
-  middleware (Host, SNI and the certificate check stay the bucket host's).
-* Backpressure: a body chunk is read only after the server took the previous one (``await send``), so
-  memory per stream is the client library's read buffer plus the server's write buffer, whatever the
-  object's size. Both are held to one socket read each (the event loop reads up to 256 KiB at a time,
-  uvloop and asyncio alike): the session's ``read_bufsize`` stops reading the upstream socket after every
-  read until that read was taken, and each read goes to the server as the very bytes object the parser
-  made (``readchunk``), where ``readany`` would join what had piled up into a copy. With aiohttp's
-  default (a 256 KiB buffer, paused above 512 KiB) a worker relaying 32 streams grew by about 1.7 MB
-  per stream, close to half of it in those copies; now by 0.6–0.75 MB (``bench/rewrite.py``, the README).
+* One :class:`~osscname.middleware.http1.Pool` per (scheme, bucket host) keeps that upstream's keep-alive
+  connections, never one whose response was not read exactly to its end, and retries a request once
+  on a reused connection the upstream had closed (RFC 9112 §9.3.1); ``upstreams`` overrides the address
+  as in the WSGI middleware (Host, SNI and the certificate check stay the bucket host's).
+* Backpressure and memory: a body message is read only after the server took the previous one
+  (``await send``), reading the upstream socket pauses after every read until the relay takes it, and
+  the read buffer is lent by the pool only while bytes wait in it. A stream therefore holds one body
+  message (at most :data:`~osscname.middleware.http1.BUFFER`, 256 KiB) whatever the object's size; the
+  kernel's socket buffer keeps the upstream streaming meanwhile, and it is not the process's memory.
+  ``bench/rewrite.py`` (the README) has the figures.
 * The client going away (``http.disconnect``, watched while streaming) closes the upstream connection at
   once instead of reading the rest of the object for nobody.
-* ``timeout``: connecting and each read; before the response starts a timeout answers 504, a connection
-  error 502 (short plain-text bodies, one log line each). After the response started, an upstream that
-  breaks off (or times out) makes the middleware raise :class:`UpstreamBrokeOff`, so the server aborts
-  the connection: the client sees a body shorter than its ``Content-Length`` (or a chunked body without
-  its last chunk), never a complete-looking short object.
+* ``timeout``: connecting and each read; a read waits only while the relay wants bytes, so a slow client
+  is never taken for a slow upstream. Before the response starts a timeout answers 504, a connection
+  error or an answer that is not HTTP/1.1 502 (short plain-text bodies, one log line each). After the
+  response started, an upstream that breaks off (or times out) makes the middleware raise
+  :class:`UpstreamBrokeOff`, so the server aborts the connection: the client sees a body shorter than its
+  ``Content-Length`` (or a chunked body without its last chunk), never a complete-looking short object.
 * Index, ``subdir`` and ``error_document`` follow OSS static website hosting exactly as
   :class:`osscname.middleware.proxy.Rewrite` does, from the route's fields: a 404 of at most 64 KiB is
   buffered so that the original answer can still be returned.
 
-Request headers go upstream as the WSGI middleware sends them (end-to-end headers only, ``Content-Type``
-and ``Content-Length`` not at all since no request body is forwarded, then Host and ``X-Forwarded-*``).
-One difference remains: aiohttp sends header values as UTF-8 text, so a request header whose value is
-not valid UTF-8 reaches the upstream with those bytes re-encoded (the WSGI proxy sends them unchanged).
+Request headers go upstream as the WSGI middleware sends them, their bytes unchanged (end-to-end headers
+only, ``Content-Type`` and ``Content-Length`` not at all since no request body is forwarded, then Host and
+``X-Forwarded-*``).
 
 Private buckets: ``credentials`` (the WSGI middleware's option, resolved by the same
 :class:`~osscname.middleware.private.Signers`) signs a private binding's upstream requests as the WSGI
@@ -96,7 +92,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import ssl
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -104,22 +99,16 @@ from urllib.parse import quote
 from osscname.credentials import CredentialsError
 from osscname.decision import (FOLDER_REDIRECT_STATUS, FORWARDED_METHODS, force_https_location, has_dot_segment, hsts_headers, plain_body,
                                private_refused, signing_of)  # fmt: skip
-from osscname.hosts import split_host_port
 from osscname.model import BindingSet, Route
 from osscname.signing import Signer
 
 from .private import GUARDED_STATUSES, SIGNATURE_ERRORS, carries_signature, error_code
+from .http1 import Pool, Response, UpstreamError
 from .reload import Reloader
 from .proxy import BAD_GATEWAY, BAD_REQUEST, BUFFERED_404, FORBIDDEN, GATEWAY_TIMEOUT, HOP_BY_HOP, METHOD_NOT_ALLOWED, Upstreams, moved_location
 from .request import _PATH_SAFE, _RAW_PATH_SAFE, _RAW_QUERY_SAFE, _clean, _quote_text, trusted_value
 from .responders import SCHEMES, TEXT_PLAIN, MiddlewareBase, force_https_parts, redirect_parts
 from .responses import PlainResponse
-
-try:
-    import aiohttp
-    from yarl import URL
-except ImportError as missing:  # pragma: no cover - the asgi extra is not installed
-    raise ImportError("osscname.middleware.asgi needs aiohttp: pip install 'osscname[asgi]'") from missing
 
 __all__ = ["ASGICustomDomainMiddleware", "UpstreamBrokeOff", "scope_target"]
 
@@ -138,14 +127,9 @@ _UNSEEN: Any = object()
 _NOT_FORWARDED = frozenset(name.encode("ascii") for name in (*HOP_BY_HOP, "host", "expect", "forwarded", "content-type", "content-length"))
 _HOP_BY_HOP = frozenset(name.encode("ascii") for name in HOP_BY_HOP)
 #: Conditions and ranges apply to the requested object, not to a probe or an error document.
-_CONDITIONAL = frozenset(("range", "if-range", "if-match", "if-none-match", "if-modified-since", "if-unmodified-since"))
+_CONDITIONAL = frozenset((b"range", b"if-range", b"if-match", b"if-none-match", b"if-modified-since", b"if-unmodified-since"))
 _FOUND_BODY = plain_body(FOLDER_REDIRECT_STATUS).encode("ascii")
 _WEBSOCKET_BODY = b"403 Forbidden: this domain serves objects of a bucket, not WebSockets\n"
-#: aiohttp's response reader stops reading the socket above twice this and reads on below it: 1 pauses
-#: after every socket read until the relay took it, so a stream holds one read (at most 256 KiB, the
-#: event loop's read size), not aiohttp's default of up to 768 KiB. The kernel's socket buffer keeps
-#: the upstream streaming meanwhile, and it is not the process's memory.
-_READ_BUFSIZE = 1
 
 
 class UpstreamBrokeOff(Exception):
@@ -290,52 +274,13 @@ class _ForceHttps:
         await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else self.body})
 
 
-class _Upstream:
-    """One bucket host over one scheme: an aiohttp session (its pool of keep-alive connections) per event loop."""
-
-    def __init__(self, scheme: str, bucket_host: str, address: str, timeout: float, context: ssl.SSLContext | None):
-        self.scheme = scheme
-        self.name = f"{scheme}://{bucket_host}" + ("" if address == bucket_host else f" via {address}")
-        self.timeout = timeout
-        host, port = split_host_port(address)
-        self._base = f"{scheme}://{f'[{host}]' if ':' in host else host}:{port or (443 if scheme == 'https' else 80)}"
-        self._sni = split_host_port(bucket_host)[0] if scheme == "https" else None
-        self._context = context
-        self._session: aiohttp.ClientSession | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _current(self) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        session = self._session
-        if session is None or self._loop is not loop or session.closed:
-            connector = aiohttp.TCPConnector(limit=0, ssl=self._context if self._context is not None else True)
-            session = self._session = aiohttp.ClientSession(
-                connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False, read_bufsize=_READ_BUFSIZE,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout, sock_read=self.timeout),
-            )  # fmt: skip
-            self._loop = loop
-        return session
-
-    async def fetch(self, method: str, target: str, headers: Sequence[tuple[str, str]]) -> _Fetched:
-        """Send one request and read the response head. Raises aiohttp.ClientError, OSError, TimeoutError, ValueError."""
-        response = await self._current().request(method, URL(self._base + target, encoded=True), headers=headers,
-                                                 allow_redirects=False, server_hostname=self._sni)  # fmt: skip
-        return _Fetched(self, response)
-
-    async def aclose(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
-            await session.close()
-
-
 class _Fetched:
-    """One upstream response: status (the error document's is set to 404), end-to-end headers, and what
-    of the body was already buffered."""
+    """One upstream response: status (the error document's is set to the route's), end-to-end headers,
+    and what of the body was already buffered."""
 
     __slots__ = ("upstream", "response", "status", "buffered", "complete")
 
-    def __init__(self, upstream: _Upstream, response: aiohttp.ClientResponse):
+    def __init__(self, upstream: Pool, response: Response):
         self.upstream = upstream
         self.response = response
         self.status = response.status
@@ -345,45 +290,38 @@ class _Fetched:
     def headers(self) -> list[RawHeader]:
         """Response headers without hop-by-hop ones (nor those the upstream's Connection names)."""
         drop = _HOP_BY_HOP
-        connection = self.response.headers.get("Connection")
+        connection = self.response.header(b"connection")
         if connection:
-            drop = drop | {token.strip().lower().encode("latin-1") for token in connection.split(",")}
-        out = []
-        for name, value in self.response.raw_headers:
-            name = name.lower()
-            if name not in drop:
-                if b"\r" in value or b"\n" in value:  # an obsolete folded header: unfold it
-                    value = b" ".join(value.split())
-                out.append((name, value))
-        return out
+            drop = drop | {token.strip().lower() for token in connection.split(b",")}
+        return [(name, value) for name, value in self.response.headers if name not in drop]
 
     async def buffer(self) -> bool:
         """Read a small body into memory and release the connection; False if it is too large (what was
         read then goes out first when the body is streamed on, unchanged)."""
-        length = self.response.content_length
-        if length is not None and length > BUFFERED_404:
+        response = self.response
+        if response.length is not None and response.length > BUFFERED_404:
             return False
         chunks: list[bytes] = []
         size = 0
         try:
             while size <= BUFFERED_404:
-                data = await self.response.content.readany()
+                data = await response.read()
                 if not data:
                     break
                 chunks.append(data)
                 size += len(data)
         except BaseException:
-            self.response.close()
+            response.close()
             raise
         self.buffered = b"".join(chunks)
         if size > BUFFERED_404:
             return False
-        self.response.release()
+        response.release()
         self.complete = True
         return True
 
     def finish(self) -> None:
-        """Back to the pool if the body was read to its end (aiohttp checks), else the connection is closed."""
+        """Back to the pool if the body was read to its end, else the connection is closed."""
         self.response.release()
 
 
@@ -396,7 +334,7 @@ class _Rewrite:
 
     __slots__ = ("route", "upstreams", "hsts", "trust_for", "signer")
 
-    def __init__(self, route: Route, upstreams: Upstreams[_Upstream], trust_for: int, signer: Signer | None = None):
+    def __init__(self, route: Route, upstreams: Upstreams[Pool], trust_for: int, signer: Signer | None = None):
         self.route = route
         self.upstreams = upstreams
         self.hsts = {scheme: _encode(hsts_headers(route, scheme)) for scheme in SCHEMES}
@@ -421,16 +359,16 @@ class _Rewrite:
                 refused = await self._guard(answer, method, host, path)
                 if refused is not None:
                     return await refused(scope, send, extra)
-        except TimeoutError:  # aiohttp's connect and read timeouts are TimeoutErrors too
+        except TimeoutError:
             log.warning("%s %s%s: upstream %s timed out after %gs", method, host, path, upstream.name, upstream.timeout)
             return await _GATEWAY_TIMEOUT(scope, send, extra)
-        except (OSError, aiohttp.ClientError) as error:
+        except (OSError, UpstreamError) as error:
             log.warning("%s %s%s: upstream %s failed: %s", method, host, path, upstream.name, error or type(error).__name__)
             return await _BAD_GATEWAY(scope, send, extra)
         except CredentialsError as error:  # a provider with no valid credentials left (its message names no value)
             log.warning("%s %s%s: cannot sign the request to upstream %s: %s", method, host, path, upstream.name, error)
             return await _BAD_GATEWAY(scope, send, extra)
-        except ValueError:  # a header value or target aiohttp refuses to send (control characters)
+        except ValueError:  # a header value or target that cannot go out unchanged (control characters)
             return await _BAD_REQUEST(scope, send, extra)
         if isinstance(answer, _Fetched):
             await _relay(answer, receive, send, extra, f"{method} {host}{path}", lambda value: moved_location(value, self.route, host, scheme))
@@ -453,55 +391,50 @@ class _Rewrite:
                 return _BAD_GATEWAY
             log.info("%s %s%s: upstream %s answered %d %s; relayed without its body", method, host, path, fetched.upstream.name, status, code or "")
             return _FORBIDDEN if status == 403 else _BAD_REQUEST
-        if 300 <= status < 400 and carries_signature(fetched.response.headers.get("Location", "")):
+        if 300 <= status < 400 and carries_signature((fetched.response.header(b"location") or b"").decode("latin-1")):
             fetched.response.close()
             log.warning("%s %s%s: upstream %s redirected to a URL carrying a signature; not relayed", method, host, path, fetched.upstream.name)
             return _BAD_GATEWAY
         return None
 
-    def _headers(self, scope: Scope, host: str, scheme: str) -> list[tuple[str, str]]:
-        """End-to-end request headers as received (but those a signer reserves), then Host and
-        X-Forwarded-* set by this proxy."""
+    def _headers(self, scope: Scope, host: str, scheme: str) -> list[RawHeader]:
+        """End-to-end request headers as received, byte for byte (but those a signer reserves), then
+        Host and X-Forwarded-* set by this proxy."""
         received: list[RawHeader] = scope["headers"]
         drop = _NOT_FORWARDED
         connection = _joined(received, b"connection")
         if connection:
             drop = drop | {token.strip().lower().encode("latin-1") for token in connection.split(",")}
-        headers = [("Host", self.route.upstream_host_for(host))]
+        headers = [(b"host", self.route.upstream_host_for(host).encode("latin-1"))]
         reserved = None if self.signer is None else self.signer.is_reserved_header
         for name, value in received:
-            if name not in drop and not name.startswith(b"x-forwarded-"):
-                try:
-                    text = value.decode("utf-8")
-                except UnicodeDecodeError:  # aiohttp sends text as UTF-8: these bytes cannot go out unchanged
-                    text = value.decode("latin-1")
-                header = name.decode("latin-1")
-                if reserved is None or not reserved(header):
-                    headers.append((header, text))
+            if name not in drop and not name.startswith(b"x-forwarded-") and (reserved is None or not reserved(name.decode("latin-1"))):
+                headers.append((name, value))
         client = scope.get("client")
         address = str(client[0]) if client else "unknown"
         chain = _joined(received, b"x-forwarded-for") if self.trust_for else None
         if chain:  # keep what the trusted proxies added, drop what the client may have made up
             values = [value.strip() for value in chain.split(",")]
             address = ", ".join([*values[-self.trust_for :], address])
-        headers += [("X-Forwarded-For", address), ("X-Forwarded-Proto", scheme), ("X-Forwarded-Host", host)]
+        headers += [(b"x-forwarded-for", address.encode("latin-1")), (b"x-forwarded-proto", scheme.encode("ascii")),
+                    (b"x-forwarded-host", host.encode("latin-1"))]  # fmt: skip
         return headers
 
-    async def _fetch(self, upstream: _Upstream, method: str, path: str, query: str, headers: list[tuple[str, str]]) -> _Fetched:
+    async def _fetch(self, upstream: Pool, method: str, path: str, query: str, headers: list[RawHeader]) -> _Fetched:
         """One upstream request for ``path?query``; signed (and sent with the signer's target) on a private binding."""
         signer = self.signer
         if signer is None:
-            return await upstream.fetch(method, f"{path}?{query}" if query else path, headers)
-        signed = signer.sign(method, headers[0][1], path, query)  # headers[0] is the Host sent
-        return await upstream.fetch(method, signed.target, [*headers, *signed.headers])
+            return _Fetched(upstream, await upstream.fetch(method, f"{path}?{query}" if query else path, headers))
+        signed = signer.sign(method, headers[0][1].decode("latin-1"), path, query)  # headers[0] is the Host sent
+        return _Fetched(upstream, await upstream.fetch(method, signed.target, [*headers, *_encode(signed.headers)]))
 
-    async def _answer(self, upstream: _Upstream, method: str, path: str, query: str, headers: list[tuple[str, str]], host: str, scheme: str) -> _Fetched | str:
+    async def _answer(self, upstream: Pool, method: str, path: str, query: str, headers: list[RawHeader], host: str, scheme: str) -> _Fetched | str:
         """The upstream response to relay, or the Location of a folder redirect."""
         route = self.route
         fetched = await self._fetch(upstream, method, route.object_path(path), query, headers)
         if fetched.status != 404 or method == "OPTIONS" or not (route.folder or route.error_path) or not await fetched.buffer():
             return fetched
-        plain = [header for header in headers if header[0].lower() not in _CONDITIONAL]
+        plain = [header for header in headers if header[0] not in _CONDITIONAL]
         if route.folder and path[-1] != "/":
             folder = route.folder_path(path)
             if route.folder == "redirect":
@@ -556,23 +489,21 @@ async def _relay(fetched: _Fetched, receive: Receive, send: Send, extra: list[Ra
         await send(start)
         if fetched.buffered:
             await send({"type": "http.response.body", "body": fetched.buffered, "more_body": True})
-        content = response.content
         while not gone:
             try:
-                data, chunk_end = await content.readchunk()  # one socket read, not a copy of several
-            except (OSError, aiohttp.ClientError) as error:
+                data = await response.read()  # one copy of the connection's buffer
+            except (OSError, UpstreamError) as error:
                 if gone:
                     return
                 log.warning("%s: upstream %s broke off a response body: %s", what, fetched.upstream.name, error or type(error).__name__)
                 raise UpstreamBrokeOff(f"{what}: upstream {fetched.upstream.name} broke off the response body") from error
             if not data:
-                if chunk_end and not content.at_eof():  # the end of a chunk of a chunked body, not of the body
-                    continue  # (aiohttp's shared empty reader answers a body-less response so after its first use)
                 response.release()  # read to its end: the connection goes back to the pool
                 watcher.cancel()
                 await send({"type": "http.response.body", "body": b""})
                 return
             await send({"type": "http.response.body", "body": data, "more_body": True})
+            del data  # before the next copy is made: a stream holds one
     finally:
         watcher.cancel()
         response.close()  # a no-op once released; otherwise the connection is dropped, never pooled
@@ -599,7 +530,7 @@ class _Reloading:
             self._polling = False
 
 
-class ASGICustomDomainMiddleware(MiddlewareBase[_Action, _Upstream]):
+class ASGICustomDomainMiddleware(MiddlewareBase[_Action, Pool]):
     """Answer requests for bound custom domains from their buckets; pass every other request on (ASGI 3)."""
 
     app: ASGIApp
@@ -607,7 +538,7 @@ class ASGICustomDomainMiddleware(MiddlewareBase[_Action, _Upstream]):
     _presigned_redirect = _PresignedRedirect
     _rewrite = _Rewrite
     _force_https = _ForceHttps
-    _upstream = _Upstream
+    _upstream = Pool
 
     def _reloading(self, path: str, interval: float, install: Callable[[BindingSet], None]) -> _Reloading:
         """The reloader polled from a worker thread, off the event loop."""
