@@ -1,5 +1,6 @@
-"""The rewrite proxy against an upstream that lies, under every real WSGI server: waitress, and
-gunicorn's sync and gthread workers.
+"""The rewrite proxy against an upstream that lies, under every real server: the WSGI middleware
+under waitress and gunicorn's sync and gthread workers, the ASGI one (and its own HTTP/1.1 client,
+:mod:`osscname.middleware.http1`) under uvicorn.
 
 The upstream is a raw socket on 127.0.0.1 that sends exactly the bytes a scenario names (a body cut
 short, bytes past the end of a response, a header the binding must win over); the client is a raw
@@ -8,11 +9,12 @@ an incomplete message on a closed connection (and never as a complete one on a k
 connection), whether unread upstream bytes ever answer a later request.
 
 Every server runs the same middleware (``upstreams`` pointing the bucket host at the hostile
-upstream) for the whole module; gunicorn runs as a subprocess of this test, stopped by its PID.
+upstream) for the whole module; gunicorn and uvicorn run as subprocesses of this test, stopped by PID.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -232,6 +234,22 @@ app = CustomDomainMiddleware(TrivialApp(), load_bindings({BINDINGS!r}), upstream
 """
 
 
+#: The ASGI middleware's app module for uvicorn: the same bindings, upstreams, trust and log file.
+ASGI_APP = f"""\
+import logging, os
+from conformance import asgi_app
+from osscname import load_bindings
+from osscname.middleware.asgi import ASGICustomDomainMiddleware
+
+handler = logging.FileHandler(os.environ["OSSCNAME_LOG"])
+handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+logging.getLogger("osscname.middleware").addHandler(handler)
+
+upstreams = {{{BUCKET_HOST!r}: "http://" + os.environ["UPSTREAM"], {STORE!r}: "http://" + os.environ["UPSTREAM"]}}
+app = ASGICustomDomainMiddleware(asgi_app, load_bindings({BINDINGS!r}), upstreams=upstreams, timeout={TIMEOUT!r}, x_proto=1)
+"""
+
+
 class Front(NamedTuple):
     """A WSGI server running the middleware: its port, and the middleware's log lines so far."""
 
@@ -249,7 +267,7 @@ class _Lines(logging.Handler):
         self.lines.append(f"{record.levelname} {record.getMessage()}")
 
 
-@pytest.fixture(scope="module", params=["waitress", "gunicorn-sync", "gunicorn-gthread"])
+@pytest.fixture(scope="module", params=["waitress", "gunicorn-sync", "gunicorn-gthread", "uvicorn"])
 def front(request: pytest.FixtureRequest, upstream: HostileUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Front]:
     if request.param == "waitress":
         middleware = middleware_for(upstream.address)
@@ -269,20 +287,26 @@ def front(request: pytest.FixtureRequest, upstream: HostileUpstream, tmp_path_fa
             middleware.close()
             logger.removeHandler(lines)
         return
-    pytest.importorskip("gunicorn")  # a test dependency (setup.cfg); under CI a skip fails
-    worker = request.param.split("-")[1]
     folder = tmp_path_factory.mktemp(request.param)
-    (folder / "hostile_app.py").write_text(GUNICORN_APP)
     log = folder / "middleware.log"
     log.touch()
     port = free_port()
-    # --threads only for gthread: with threads > 1 gunicorn quietly runs gthread for "sync" too.
-    threads = ["--threads", "4"] if worker == "gthread" else []
-    command = [sys.executable, "-m", "gunicorn", "--worker-class", worker, "--workers", "1", *threads,
-               "--bind", f"127.0.0.1:{port}", "--chdir", str(folder), "--keep-alive", "5", "--graceful-timeout", "2",
-               "--error-logfile", str(folder / "gunicorn.log"), "hostile_app:app"]  # fmt: skip
     env = {**os.environ, "UPSTREAM": upstream.address, "OSSCNAME_LOG": str(log)}
-    process = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if request.param == "uvicorn":  # the ASGI middleware, on its own upstream client (osscname.middleware.http1)
+        (folder / "hostile_asgi.py").write_text(ASGI_APP)
+        env["PYTHONPATH"] = os.pathsep.join([str(folder), str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")])
+        command = [sys.executable, "-m", "uvicorn", "hostile_asgi:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                   "--proxy-headers", "--forwarded-allow-ips", "*"]  # fmt: skip
+    else:
+        pytest.importorskip("gunicorn")  # a test dependency (setup.cfg); under CI a skip fails
+        worker = request.param.split("-")[1]
+        (folder / "hostile_app.py").write_text(GUNICORN_APP)
+        # --threads only for gthread: with threads > 1 gunicorn quietly runs gthread for "sync" too.
+        threads = ["--threads", "4"] if worker == "gthread" else []
+        command = [sys.executable, "-m", "gunicorn", "--worker-class", worker, "--workers", "1", *threads,
+                   "--bind", f"127.0.0.1:{port}", "--chdir", str(folder), "--keep-alive", "5", "--graceful-timeout", "2",
+                   "--error-logfile", str(folder / "gunicorn.log"), "hostile_app:app"]  # fmt: skip
+    process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, process)
         yield Front(request.param, port, lambda: log.read_text().splitlines())
@@ -522,36 +546,6 @@ def test_sound_upstream_connections_are_still_reused(front: Front, upstream: Hos
 
 HTTPS = "X-Forwarded-Proto: https\r\n"
 
-#: The ASGI middleware's app module for uvicorn: the same bindings, upstreams and trust as the WSGI one.
-ASGI_APP = f"""\
-import os
-from conformance import asgi_app
-from osscname import load_bindings
-from osscname.middleware.asgi import ASGICustomDomainMiddleware
-
-upstreams = {{{BUCKET_HOST!r}: "http://" + os.environ["UPSTREAM"], {STORE!r}: "http://" + os.environ["UPSTREAM"]}}
-app = ASGICustomDomainMiddleware(asgi_app, load_bindings({BINDINGS!r}), upstreams=upstreams, timeout={TIMEOUT!r}, x_proto=1)
-"""
-
-
-@pytest.fixture(scope="module")
-def asgi_port(upstream: HostileUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """The ASGI middleware under uvicorn in front of the same upstream: item 9 holds there too."""
-    folder = tmp_path_factory.mktemp("uvicorn")
-    (folder / "hostile_asgi.py").write_text(ASGI_APP)
-    port = free_port()
-    tests = str(Path(__file__).resolve().parent)
-    env = {**os.environ, "UPSTREAM": upstream.address, "PYTHONPATH": os.pathsep.join([str(folder), tests, os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "uvicorn", "hostile_asgi:app", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
-               "--proxy-headers", "--forwarded-allow-ips", "*"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, process)
-        yield port
-    finally:
-        stop(process)
-
-
 def check_binding_hsts_replaces_the_upstreams_on_https(port: int) -> None:
     [message] = exchange(port, [get(unique("hsts-zero"), host="hsts.test.example", headers=HTTPS)]).messages
     assert message.header("Strict-Transport-Security") == ["max-age=60"]
@@ -578,11 +572,6 @@ def test_what_the_binding_says_wins(front: Front, upstream: HostileUpstream, che
     check(front.port)
 
 
-@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__[6:])
-def test_what_the_binding_says_wins_under_asgi(asgi_port: int, check: Callable[[int], None]) -> None:
-    check(asgi_port)
-
-
 #: Upstream Locations and what the client gets (item 9).
 LOCATIONS = [
     pytest.param("moved-in", "other.test.example", "", 302, "http://other.test.example/docs/?v=1", id="bucket-host-under-prefix-to-custom-domain"),
@@ -601,12 +590,6 @@ def test_upstream_location(front: Front, upstream: HostileUpstream, scenario: st
     assert (message.status, message.header("Location")) == (status, [location])
 
 
-@pytest.mark.parametrize("scenario, host, headers, status, location", LOCATIONS)
-def test_upstream_location_under_asgi(asgi_port: int, scenario: str, host: str, headers: str, status: int, location: str) -> None:
-    [message] = exchange(asgi_port, [get(unique(scenario), host=host, headers=headers)]).messages
-    assert (message.status, message.header("Location")) == (status, [location])
-
-
 # --- the same pool checks through TLS, where decrypted bytes wait in the TLS layer --------------
 
 
@@ -621,8 +604,64 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return cert, key
 
 
+def _three_wsgi(port: int, context: ssl.SSLContext) -> tuple[list[str], list[bytes]]:
+    """Three https requests through the WSGI middleware, one after the other."""
+    middleware = CustomDomainMiddleware(TrivialApp(), load_bindings(BINDINGS), upstreams={BUCKET_HOST: f"127.0.0.1:{port}"},
+                                        ssl_context=context, timeout=TIMEOUT)  # fmt: skip
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/a", "REQUEST_URI": "/a", "HTTP_HOST": "files.test.example", "wsgi.url_scheme": "https"}
+    statuses: list[str] = []
+    bodies = []
+    try:
+        for _ in range(3):
+            body = middleware(dict(environ), lambda status, headers, exc_info=None: statuses.append(status))
+            try:
+                bodies.append(b"".join(body))
+            finally:
+                body.close()  # type: ignore[attr-defined]
+    finally:
+        middleware.close()
+    return [status.split(" ")[0] for status in statuses], bodies
+
+
+def _three_asgi(port: int, context: ssl.SSLContext) -> tuple[list[str], list[bytes]]:
+    """Three https requests through the ASGI middleware, one after the other, on one event loop."""
+    from conformance import asgi_app
+    from osscname.middleware.asgi import ASGICustomDomainMiddleware
+
+    middleware = ASGICustomDomainMiddleware(asgi_app, load_bindings(BINDINGS), upstreams={BUCKET_HOST: f"127.0.0.1:{port}"},
+                                            ssl_context=context, timeout=TIMEOUT)  # fmt: skip
+    scope = {"type": "http", "method": "GET", "scheme": "https", "path": "/a", "raw_path": b"/a", "query_string": b"",
+             "headers": [(b"host", b"files.test.example")], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 443)}  # fmt: skip
+    statuses: list[str] = []
+    bodies: list[bytes] = []
+
+    async def run() -> None:
+        async def receive() -> dict[str, Any]:
+            await asyncio.sleep(DEADLINE)
+            return {"type": "http.disconnect"}
+
+        body: list[bytes] = []
+
+        async def send(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(str(message["status"]))
+            else:
+                body.append(message.get("body", b""))
+
+        for _ in range(3):
+            await middleware(dict(scope), receive, send)
+            bodies.append(b"".join(body))
+            body.clear()
+        await middleware.aclose()
+
+    asyncio.run(run())
+    return statuses, bodies
+
+
+@pytest.mark.parametrize("middleware", [_three_wsgi, _three_asgi], ids=["wsgi", "asgi"])
 @pytest.mark.parametrize("after, connections", [pytest.param(b"", 1, id="sound-reused"), pytest.param(POISON, 3, id="overrun-never-reused")])
-def test_tls_upstream_pool(certificate: tuple[Path, Path], after: bytes, connections: int) -> None:
+def test_tls_upstream_pool(certificate: tuple[Path, Path], after: bytes, connections: int,
+                           middleware: Callable[[int, ssl.SSLContext], tuple[list[str], list[bytes]]]) -> None:  # fmt: skip
     """A keep-alive TLS upstream answering each request, followed by ``after`` in the same write."""
     cert, key = certificate
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -654,23 +693,12 @@ def test_tls_upstream_pool(certificate: tuple[Path, Path], after: bytes, connect
 
     acceptor = threading.Thread(target=accept, daemon=True)
     acceptor.start()
-    middleware = CustomDomainMiddleware(TrivialApp(), load_bindings(BINDINGS), upstreams={BUCKET_HOST: f"127.0.0.1:{listener.getsockname()[1]}"},
-                                        ssl_context=ssl.create_default_context(cafile=str(cert)), timeout=TIMEOUT)  # fmt: skip
-    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/a", "REQUEST_URI": "/a", "HTTP_HOST": "files.test.example", "wsgi.url_scheme": "https"}
-    statuses: list[str] = []
-    bodies = []
     try:
-        for _ in range(3):
-            body = middleware(dict(environ), lambda status, headers, exc_info=None: statuses.append(status))
-            try:
-                bodies.append(b"".join(body))
-            finally:
-                body.close()  # type: ignore[attr-defined]
+        statuses, bodies = middleware(listener.getsockname()[1], ssl.create_default_context(cafile=str(cert)))
     finally:
-        middleware.close()
         acceptor.join(DEADLINE)
         listener.close()
         for raw in accepted:
             raw.close()
-    assert (statuses, bodies) == (["200 OK"] * 3, [b"tls"] * 3)
+    assert (statuses, bodies) == (["200"] * 3, [b"tls"] * 3)
     assert len(accepted) == connections
