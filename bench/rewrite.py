@@ -28,7 +28,7 @@ multiprocessing's resource tracker; the process itself for waitress and a one-wo
 the downloads, minus the same sum after warm-up. Warm-up waits until every worker process exists, then
 sends waves of as many concurrent requests for a tiny object as the load has clients, until a wave
 leaves every worker's peak where it was: each worker has then imported, started and opened what the
-load opens (gthread's threads, aiohttp's session, one upstream connection per client), so the growth
+load opens (gthread's threads, one upstream connection per client), so the growth
 is what streaming the bodies costs, not a worker that was still starting when the baseline was taken.
 The loop and HTTP parser uvicorn ran with (uvloop and httptools when installed, as with
 ``uvicorn[standard]``) are printed with the figures. Every load loop is bounded in count and in time

@@ -53,7 +53,7 @@ header.
 * Backpressure and memory: a body message is read only after the server took the previous one
   (``await send``), reading the upstream socket pauses after every read until the relay takes it, and
   the read buffer is lent by the pool only while bytes wait in it. A stream therefore holds one body
-  message (at most :data:`~osscname.middleware.http1.BUFFER`, 256 KiB) whatever the object's size; the
+  message (at most :data:`~osscname.middleware.http1.BUFFER`, 192 KiB) whatever the object's size; the
   kernel's socket buffer keeps the upstream streaming meanwhile, and it is not the process's memory.
   ``bench/rewrite.py`` (the README) has the figures.
 * The client going away (``http.disconnect``, watched while streaming) closes the upstream connection at

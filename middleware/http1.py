@@ -10,9 +10,9 @@ connection borrows from its pool just then; reading pauses at once and resumes o
 for more, and the buffer goes back to the pool as soon as the relay took what was in it (as one copy,
 the body message the server writes). Between two reads a stream therefore holds nothing but that
 message, whatever the object's size, and a few spare buffers serve every connection of the pool.
-Measured with ``bench/rewrite.py`` (64 clients x 10 MiB, two uvicorn workers): RSS growth 11-24 MB
-against the WSGI proxy's 122-210 MB under gunicorn, at 0.49-0.58 CPU seconds per GB against its
-0.47-0.52 (aiohttp: 0.64-0.69).
+Measured with ``bench/rewrite.py`` (64 clients x 10 MiB, two uvicorn workers): RSS growth 12.6-16.9 MB
+against the WSGI proxy's 143-215 MB under gunicorn, at 0.51-0.59 CPU seconds per GB against its
+0.41-0.51 (aiohttp: 0.64-0.69).
 
 The client does what the proxy needs and no more, as :mod:`osscname.middleware.proxy` does over
 http.client for the WSGI middleware:

@@ -711,7 +711,7 @@ def test_chunked_body_and_repeated_head_are_relayed_whole(raw_middleware: ASGICu
 
 def test_a_slow_client_gets_single_reads(raw_middleware: ASGICustomDomainMiddleware, loop: asyncio.AbstractEventLoop) -> None:
     """While a slow client takes each body message, the upstream's data is not piled up and joined into
-    one large copy: every message is at most one read (``http1.BUFFER``, 256 KiB), which bounds what a
+    one large copy: every message is at most one read (``http1.BUFFER``, 192 KiB), which bounds what a
     stream holds to the message the server is writing."""
     sent = _relayed(raw_middleware, loop, "GET", "/endless", pause=0.005, stop_after=16 * MiB)
     sizes = [len(message["body"]) for message in sent[1:]]
