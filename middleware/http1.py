@@ -46,6 +46,8 @@ from collections.abc import Sequence
 
 from osscname.hosts import split_host_port
 
+from .proxy import split_address, upstream_name
+
 __all__ = ["BUFFER", "MAX_HEADERS", "Pool", "Response", "UpstreamError"]
 
 #: Most bytes one read takes (a response head must fit), so a body message is at most this long.
@@ -216,10 +218,9 @@ class Response:
     """One upstream response: ``status``, its ``headers`` (lower-case names, obsolete line folding
     unfolded; hop-by-hop ones still there), and its body through :meth:`read`."""
 
-    __slots__ = ("pool", "conn", "status", "headers", "keep", "length", "remaining", "chunked", "done", "settled")
+    __slots__ = ("conn", "status", "headers", "keep", "length", "remaining", "chunked", "done", "settled")
 
-    def __init__(self, pool: Pool, conn: _Connection, status: int, headers: list[tuple[bytes, bytes]], keep: bool, length: int | None, chunked: bool):
-        self.pool = pool
+    def __init__(self, conn: _Connection, status: int, headers: list[tuple[bytes, bytes]], keep: bool, length: int | None, chunked: bool):
         self.conn = conn
         self.status = status
         self.headers = headers
@@ -243,7 +244,7 @@ class Response:
         if self.done:
             return b""
         conn = self.conn
-        timeout = self.pool.timeout
+        timeout = conn.pool.timeout
         if self.chunked:
             return await self._chunk(conn, timeout)
         remaining = self.remaining
@@ -290,7 +291,7 @@ class Response:
         self.settled = True
         conn = self.conn
         if self.done and self.keep and conn.start == conn.end and not conn.closed:
-            self.pool.keep(conn)
+            conn.pool.keep(conn)
         else:
             conn.close()
 
@@ -310,11 +311,9 @@ class Pool:
 
     def __init__(self, scheme: str, bucket_host: str, address: str, timeout: float, context: ssl.SSLContext | None):
         self.scheme = scheme
-        self.name = f"{scheme}://{bucket_host}" + ("" if address == bucket_host else f" via {address}")
+        self.name = upstream_name(scheme, bucket_host, address)
         self.timeout = timeout
-        host, port = split_host_port(address)
-        self._host = host
-        self._port = int(port) if port else 443 if scheme == "https" else 80
+        self._host, self._port = split_address(address, scheme)
         self._sni = split_host_port(bucket_host)[0] if scheme == "https" else None
         self._context = context
         self._idle: list[_Connection] = []
@@ -331,7 +330,7 @@ class Pool:
         return conn
 
     def lend(self) -> bytearray:
-        """A :data:`BUFFER` for a connection reading a large body: a spare one, else a new one."""
+        """A :data:`BUFFER` for a connection's next read: a spare one, else a new one."""
         return self._spare.pop() if self._spare else bytearray(BUFFER)
 
     def give_back(self, buffer: bytearray) -> None:
@@ -415,16 +414,16 @@ class Pool:
             elif name == b"connection" and b"close" in [part.strip().lower() for part in value.split(b",")]:
                 keep = False
         if method == "HEAD" or status < 200 or status in (204, 304):
-            return Response(self, conn, status, headers, keep, 0, False)
+            return Response(conn, status, headers, keep, 0, False)
         if codings:
             if codings[-1] == b"chunked":
-                return Response(self, conn, status, headers, keep and not lengths, None, True)
-            return Response(self, conn, status, headers, False, None, False)  # up to the end of the connection
+                return Response(conn, status, headers, keep and not lengths, None, True)
+            return Response(conn, status, headers, False, None, False)  # up to the end of the connection
         if lengths:
             if len(set(lengths)) != 1 or not lengths[0].isdigit() or len(lengths[0]) > 18:
                 raise UpstreamError(f"a Content-Length that is not one length: {b', '.join(lengths)[:80]!r}")
-            return Response(self, conn, status, headers, keep, int(lengths[0]), False)
-        return Response(self, conn, status, headers, False, None, False)  # up to the end of the connection
+            return Response(conn, status, headers, keep, int(lengths[0]), False)
+        return Response(conn, status, headers, False, None, False)  # up to the end of the connection
 
     async def aclose(self) -> None:
         """Close the idle connections (those of the running loop: another loop's are left to it)."""

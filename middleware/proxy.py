@@ -179,10 +179,15 @@ class _TLSConnection(_Connection):
         self.sock = self._tls.wrap_socket(self.sock, server_hostname=self._server_hostname)
 
 
-def _split_address(address: str, default_port: int) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]:port`` → (host, port)."""
+def split_address(address: str, scheme: str) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` → (host, port), the port defaulting to the scheme's."""
     host, port = split_host_port(address)
-    return host, int(port) if port else default_port
+    return host, int(port) if port else 443 if scheme == "https" else 80
+
+
+def upstream_name(scheme: str, bucket_host: str, address: str) -> str:
+    """How the log names an upstream (both middlewares): its URL, and the address it is reached at if not its own."""
+    return f"{scheme}://{bucket_host}" + ("" if address == bucket_host else f" via {address}")
 
 
 def _quiet(sock: socket.socket | None) -> bool:
@@ -215,10 +220,10 @@ class Upstream:
 
     def __init__(self, scheme: str, bucket_host: str, address: str, timeout: float, context: ssl.SSLContext | None):
         self.scheme = scheme
-        self.name = f"{scheme}://{bucket_host}" + ("" if address == bucket_host else f" via {address}")
+        self.name = upstream_name(scheme, bucket_host, address)
         self.timeout = timeout
-        self._host, self._port = _split_address(address, 443 if scheme == "https" else 80)
-        self._sni = _split_address(bucket_host, 0)[0]
+        self._host, self._port = split_address(address, scheme)
+        self._sni = split_host_port(bucket_host)[0]
         self._context = context
         self._idle: list[http.client.HTTPConnection] = []
 
